@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import jwt
 
-JOIN_TOKEN_AUDIENCE = "webconf-sfu"
+JOIN_TOKEN_AUDIENCE = "webconf-sfu"  # noqa: S105 - an audience name, not a secret
 ROLES = frozenset({"moderator", "participant"})
 # Generous bound on how many token ids can be seen within one token lifetime.
 _REPLAY_CACHE_SIZE = 100_000
@@ -53,7 +53,10 @@ class JoinTokenVerifier:
                 audience=JOIN_TOKEN_AUDIENCE,
                 issuer=self._issuer,
                 leeway=_CLOCK_SKEW_SECONDS,
-                options={"require": ["exp", "iat", "sub", "aud", "iss", "jti"], "verify_exp": False},
+                options={
+                    "require": ["exp", "iat", "sub", "aud", "iss", "jti"],
+                    "verify_exp": False,
+                },
             )
         except jwt.InvalidSignatureError as exc:
             raise JoinTokenError("bad_signature", "join token signature is not valid") from exc
@@ -84,7 +87,10 @@ class JoinTokenVerifier:
     def _remember_once(self, token_id: str, expires_at: int, now: float) -> None:
         while self._seen_token_ids:
             oldest_id, oldest_exp = next(iter(self._seen_token_ids.items()))
-            if oldest_exp + _CLOCK_SKEW_SECONDS >= now and len(self._seen_token_ids) < _REPLAY_CACHE_SIZE:
+            if (
+                oldest_exp + _CLOCK_SKEW_SECONDS >= now
+                and len(self._seen_token_ids) < _REPLAY_CACHE_SIZE
+            ):
                 break
             del self._seen_token_ids[oldest_id]
         if token_id in self._seen_token_ids:

@@ -13,7 +13,11 @@ ISSUER = "https://portail.example.gouv.fr"
 
 def make_token(private_pem, **overrides):
     fields = dict(
-        issuer=ISSUER, room="salle-abc", participant_id="p-1", display_name="Camille", role="participant"
+        issuer=ISSUER,
+        room="salle-abc",
+        participant_id="p-1",
+        display_name="Camille",
+        role="participant",
     )
     fields.update(overrides)
     return sign_join_token(private_pem, **fields)
@@ -23,7 +27,10 @@ def test_valid_token_gives_its_claims(join_keys):
     verifier = JoinTokenVerifier(join_keys.public_pem, ISSUER)
     claims = verifier.verify(make_token(join_keys.private_pem), room="salle-abc")
     assert (claims.room, claims.participant_id, claims.display_name, claims.role) == (
-        "salle-abc", "p-1", "Camille", "participant",
+        "salle-abc",
+        "p-1",
+        "Camille",
+        "participant",
     )
     assert claims.expires_at <= time.time() + 60
 

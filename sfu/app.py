@@ -1,0 +1,108 @@
+"""The worker: aiohttp application with the signalling WebSocket, rooms, and Redis registry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from aiortc import RTCConfiguration
+
+from sfu import ice
+from sfu.config import SfuConfig
+from sfu.join_tokens import JoinTokenVerifier
+from sfu.passthrough import install_passthrough
+from sfu.registry import WorkerRegistry
+from sfu.room import Rooms
+from sfu.session import Session
+from sfu.signalling import CLOSE_NORMAL
+
+logger = logging.getLogger(__name__)
+
+WORKER_KEY = web.AppKey("worker", "Worker")
+# aiohttp's own frame limit; ours (config.max_message_bytes) is checked first so that
+# the client gets an `error` message rather than a bare close.
+_AIOHTTP_LIMIT_FACTOR = 4
+
+
+class Worker:
+    """State of one SFU worker process: rooms, open sessions, token verifier, registry."""
+
+    def __init__(self, config: SfuConfig) -> None:
+        self.config = config
+        self.verifier = JoinTokenVerifier(config.join_token_public_key, config.join_token_issuer)
+        self.rooms = Rooms()
+        self.sessions: set[Session] = set()
+        self.registry: WorkerRegistry | None = None
+
+    def rtc_configuration(self) -> RTCConfiguration:
+        return ice.rtc_configuration(
+            self.config.ice_servers, self.config.ice_username, self.config.ice_credential
+        )
+
+    async def start(self) -> None:
+        install_passthrough()
+        ice.use_host_addresses(self.config.ice_addresses)
+        if self.config.redis_url:
+            self.registry = WorkerRegistry(
+                self.config.redis_url,
+                self.config.worker_id,
+                self.config.public_url,
+                hosted_rooms=lambda: self.rooms.slugs,
+                participant_count=lambda: self.rooms.participant_count,
+                key_prefix=self.config.redis_key_prefix,
+            )
+            await self.registry.start()
+        logger.info("worker %s serving %s", self.config.worker_id, self.config.public_url)
+
+    async def stop(self) -> None:
+        # Unregister first so that no new room is placed on a worker that is going away.
+        if self.registry is not None:
+            await self.registry.stop()
+        await asyncio.gather(
+            *(session._close(CLOSE_NORMAL, "worker shutting down") for session in self.sessions),
+            return_exceptions=True,
+        )
+        logger.info("worker %s stopped", self.config.worker_id)
+
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(
+            max_msg_size=self.config.max_message_bytes * _AIOHTTP_LIMIT_FACTOR, heartbeat=20
+        )
+        await ws.prepare(request)
+        session = Session(self, ws, request.remote)
+        self.sessions.add(session)
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+        return ws
+
+    async def handle_health(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "worker_id": self.config.worker_id,
+                "rooms": len(self.rooms.slugs),
+                "participants": self.rooms.participant_count,
+            }
+        )
+
+
+def create_app(config: SfuConfig) -> web.Application:
+    worker = Worker(config)
+    app = web.Application()
+    app[WORKER_KEY] = worker
+    app.router.add_get("/ws", worker.handle_websocket)
+    app.router.add_get("/healthz", worker.handle_health)
+
+    async def start(app: web.Application) -> None:
+        await worker.start()
+
+    async def stop(app: web.Application) -> None:
+        # on_shutdown runs before aiohttp waits for open handlers: WebSockets must be closed
+        # here, or shutdown would hang until aiohttp's shutdown timeout.
+        await worker.stop()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
+    return app

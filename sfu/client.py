@@ -1,0 +1,225 @@
+"""A Python (aiortc) client for the SFU signalling protocol (docs/protocol.md).
+
+Used by the tests and the benchmarks; a browser uses static/js/sfu-client.js instead.
+
+    client = SfuClient(url, room, token, audio=audio_track, video=video_track)
+    joined = await client.join()               # {"participant_id", "participants", ...}
+    event = await client.next_event("track")   # RemoteTrack(participant_id, kind, mid, track)
+    await client.set_microphone(False)
+    await client.leave()
+
+Events (`client.events`, an asyncio.Queue of `ClientEvent`): joined, participant-joined,
+participant-left, participant-updated, track, track-ended, error, closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+
+from sfu.ice import rtc_configuration
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RemoteTrack:
+    participant_id: str
+    kind: str
+    mid: str
+    track: MediaStreamTrack
+
+
+@dataclass
+class ClientEvent:
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+    track: RemoteTrack | None = None
+
+
+class SfuError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class SfuClient:
+    def __init__(
+        self,
+        url: str,
+        room: str,
+        token: str,
+        *,
+        audio: MediaStreamTrack | None = None,
+        video: MediaStreamTrack | None = None,
+        configuration: RTCConfiguration | None = None,
+        auto_answer: bool = True,
+    ) -> None:
+        self.url, self.room, self.token = url, room, token
+        # False: offers are only reported as events (tests answer them by hand).
+        self.auto_answer = auto_answer
+        self.local_tracks = {"audio": audio, "video": video}
+        # Never aiortc's default public STUN server; max-bundle (see sfu.ice.rtc_configuration).
+        self.pc = RTCPeerConnection(configuration or rtc_configuration())
+        self.participant_id: str | None = None
+        self.participants: dict[str, dict[str, Any]] = {}
+        self.remote_tracks: dict[str, RemoteTrack] = {}  # mid → track
+        self.events: asyncio.Queue[ClientEvent] = asyncio.Queue()
+        self.last_error: dict[str, Any] | None = None
+        self.close_code: int | None = None
+        self.revision = 0
+        self._session: aiohttp.ClientSession | None = None
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task | None = None
+        self._joined: asyncio.Future[dict[str, Any]] | None = None
+        self.closed = asyncio.Event()
+
+    async def connect(self) -> None:
+        """Open the WebSocket only (tests use `send_raw` on it to misbehave)."""
+        self._session = aiohttp.ClientSession()
+        self.ws = await self._session.ws_connect(self.url, max_msg_size=0)
+        self._joined = asyncio.get_running_loop().create_future()
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def join(self, timeout: float = 15.0) -> dict[str, Any]:
+        """Connect, send `join`, and return the `joined` message; raises SfuError if refused."""
+        if self.ws is None:
+            await self.connect()
+        await self.send({"type": "join", "room": self.room, "token": self.token})
+        return await asyncio.wait_for(asyncio.shield(self._joined), timeout)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send_str(json.dumps(message))
+
+    async def send_raw(self, data: str) -> None:
+        await self.ws.send_str(data)
+
+    async def set_microphone(self, enabled: bool) -> None:
+        await self._set_enabled("audio", "microphone", enabled)
+
+    async def set_camera(self, enabled: bool) -> None:
+        await self._set_enabled("video", "camera", enabled)
+
+    async def _set_enabled(self, kind: str, field_name: str, enabled: bool) -> None:
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.sender.track is not None and transceiver.kind == kind:
+                # aiortc's sender drops frames (sends nothing) while disabled.
+                transceiver.sender._enabled = enabled
+        await self.send({"type": "mute", field_name: enabled})
+
+    async def next_event(self, *types: str, timeout: float = 10.0) -> ClientEvent:
+        """Wait for the next event of one of `types` (others are discarded)."""
+
+        async def wait() -> ClientEvent:
+            while True:
+                event = await self.events.get()
+                if not types or event.type in types:
+                    return event
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    def tracks_of(self, participant_id: str) -> dict[str, RemoteTrack]:
+        return {
+            t.kind: t for t in self.remote_tracks.values() if t.participant_id == participant_id
+        }
+
+    async def leave(self) -> None:
+        if self.ws is not None and not self.ws.closed:
+            try:
+                await self.send({"type": "leave"})
+            except ConnectionError:
+                pass
+        await self.close()
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+        await self.pc.close()
+
+    async def _read(self) -> None:
+        try:
+            async for message in self.ws:
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    break
+                await self._handle(json.loads(message.data))
+        except Exception:
+            logger.exception("SFU client reader failed")
+        finally:
+            self.close_code = self.ws.close_code
+            if not self._joined.done():
+                error = self.last_error or {"code": "closed", "message": "connection closed"}
+                self._joined.set_exception(SfuError(error["code"], error["message"]))
+            for mid in list(self.remote_tracks):
+                self._end_track(mid)
+            self.events.put_nowait(ClientEvent("closed", {"code": self.close_code}))
+            self.closed.set()
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "joined":
+            self.participant_id = message["participant_id"]
+            self.participants = {p["id"]: p for p in message["participants"]}
+            self._joined.set_result(message)
+        elif kind == "offer" and self.auto_answer:
+            await self._answer(message)
+        elif kind == "participant-joined":
+            self.participants[message["participant"]["id"]] = message["participant"]
+        elif kind == "participant-updated":
+            self.participants[message["participant"]["id"]] = message["participant"]
+        elif kind == "participant-left":
+            self.participants.pop(message["participant_id"], None)
+        elif kind == "error":
+            self.last_error = message
+        self.events.put_nowait(ClientEvent(kind, message))
+
+    async def _answer(self, offer: dict[str, Any]) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+        by_mid = {t.mid: t for t in self.pc.getTransceivers()}
+        for kind, mid in offer["publish"].items():
+            transceiver = by_mid.get(mid)
+            track = self.local_tracks.get(kind)
+            if transceiver is None:
+                continue
+            if track is None:
+                transceiver.direction = "inactive"
+            elif transceiver.sender.track is None:
+                transceiver.sender.replaceTrack(track)
+                transceiver.direction = "sendonly"
+        answer = await self.pc.createAnswer()
+        await self.pc.setLocalDescription(answer)
+        self.revision = offer["revision"]
+        await self.send(
+            {"type": "answer", "revision": offer["revision"], "sdp": self.pc.localDescription.sdp}
+        )
+        listed = offer["tracks"]
+        for mid in list(self.remote_tracks):
+            if mid not in listed:
+                self._end_track(mid)
+        for mid, info in listed.items():
+            if mid in self.remote_tracks or by_mid.get(mid) is None:
+                continue
+            remote = RemoteTrack(
+                info["participant_id"], info["kind"], mid, by_mid[mid].receiver.track
+            )
+            self.remote_tracks[mid] = remote
+            self.events.put_nowait(ClientEvent("track", dict(info, mid=mid), remote))
+
+    def _end_track(self, mid: str) -> None:
+        remote = self.remote_tracks.pop(mid)
+        remote.track.stop()
+        self.events.put_nowait(ClientEvent("track-ended", {"mid": mid}, remote))

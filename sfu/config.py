@@ -1,0 +1,101 @@
+"""Worker configuration, read once from environment variables at start-up.
+
+Every variable, its default and its meaning:
+
+- ``SFU_HOST`` (default ``127.0.0.1``): address the signalling HTTP/WebSocket server binds to.
+- ``SFU_PORT`` (default ``8443``): port of the signalling server.
+- ``SFU_PUBLIC_URL`` (default ``ws://{SFU_HOST}:{SFU_PORT}/ws``): the WebSocket URL browsers use
+  to reach this worker (behind a TLS proxy, set the ``wss://`` URL). Published in Redis.
+- ``SFU_JOIN_TOKEN_PUBLIC_KEY_FILE`` (required): PEM file of the portal's Ed25519 public key.
+- ``SFU_JOIN_TOKEN_ISSUER`` (required): the portal's public URL, the only accepted ``iss``.
+- ``SFU_ICE_ADDRESSES`` (default empty = every non-loopback interface address, aioice's
+  behaviour): comma-separated IP addresses offered as ICE host candidates, e.g. ``127.0.0.1``.
+- ``SFU_ICE_SERVERS`` (default empty = none): comma-separated STUN/TURN URLs of our own servers.
+  TURN credentials go in ``SFU_ICE_USERNAME`` / ``SFU_ICE_CREDENTIAL``. No third-party server
+  is ever contacted by default.
+- ``REDIS_URL`` (default ``redis://127.0.0.1:6379/0``): Redis for the worker registry;
+  ``REDIS_KEY_PREFIX`` (default empty) prefixes every key (see docs/redis.md).
+- ``SFU_WORKER_ID`` (default random ``sfu-<12 hex>``): this worker's id in Redis.
+- ``SFU_MAX_MESSAGE_BYTES`` (default ``65536``): largest signalling message accepted.
+- ``SFU_LOG_LEVEL`` (default ``INFO``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A required variable is missing or a value is malformed."""
+
+
+def _split_list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class SfuConfig:
+    join_token_public_key: bytes
+    join_token_issuer: str
+    host: str = "127.0.0.1"
+    port: int = 8443
+    public_url: str = ""
+    ice_addresses: tuple[str, ...] = ()
+    ice_servers: tuple[str, ...] = ()
+    ice_username: str | None = None
+    ice_credential: str | None = None
+    redis_url: str | None = "redis://127.0.0.1:6379/0"
+    redis_key_prefix: str = ""
+    worker_id: str = field(default_factory=lambda: "sfu-" + secrets.token_hex(6))
+    max_message_bytes: int = 65536
+    # Seconds a client has to send `join`, and to answer an offer.
+    join_timeout: float = 10.0
+    answer_timeout: float = 15.0
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if not self.public_url:
+            object.__setattr__(self, "public_url", f"ws://{self.host}:{self.port}/ws")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SfuConfig:
+        env = os.environ if environ is None else environ
+        key_file = env.get("SFU_JOIN_TOKEN_PUBLIC_KEY_FILE")
+        issuer = env.get("SFU_JOIN_TOKEN_ISSUER")
+        if not key_file or not issuer:
+            raise ConfigError(
+                "SFU_JOIN_TOKEN_PUBLIC_KEY_FILE and SFU_JOIN_TOKEN_ISSUER must be set"
+            )
+        try:
+            public_key = Path(key_file).read_bytes()
+            port = int(env.get("SFU_PORT", "8443"))
+            max_message_bytes = int(env.get("SFU_MAX_MESSAGE_BYTES", "65536"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(str(exc)) from exc
+        optional = {
+            name: env[var]
+            for name, var in (
+                ("worker_id", "SFU_WORKER_ID"),
+                ("ice_username", "SFU_ICE_USERNAME"),
+                ("ice_credential", "SFU_ICE_CREDENTIAL"),
+            )
+            if env.get(var)
+        }
+        return cls(
+            join_token_public_key=public_key,
+            join_token_issuer=issuer,
+            host=env.get("SFU_HOST", "127.0.0.1"),
+            port=port,
+            public_url=env.get("SFU_PUBLIC_URL", ""),
+            ice_addresses=_split_list(env.get("SFU_ICE_ADDRESSES", "")),
+            ice_servers=_split_list(env.get("SFU_ICE_SERVERS", "")),
+            redis_url=env.get("REDIS_URL", "redis://127.0.0.1:6379/0") or None,
+            redis_key_prefix=env.get("REDIS_KEY_PREFIX", ""),
+            max_message_bytes=max_message_bytes,
+            log_level=env.get("SFU_LOG_LEVEL", "INFO"),
+            **optional,
+        )

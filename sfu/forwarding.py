@@ -1,0 +1,165 @@
+"""Fan-out of one published track's encoded frames to bounded per-subscriber queues.
+
+One reader task per published track (on the event loop) pulls `av.Packet`s from the
+publisher's receiver and pushes them to each subscriber's queue. Video subscribers are gated
+until a keyframe: a new subscriber, or one whose queue overflowed (flushed, re-gated, keyframe
+requested). Video is dropped before audio: a video frame is refused as soon as the same
+subscriber's audio is backing up, while audio is only dropped when its own queue is full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import av
+from aiortc import MediaStreamTrack, RTCRtpReceiver
+from aiortc.mediastreams import MediaStreamError
+
+from sfu.passthrough import is_keyframe
+from sfu.rtcp import KeyframeRequester
+
+logger = logging.getLogger(__name__)
+
+AUDIO_QUEUE_FRAMES = 50  # 1 s of 20 ms Opus frames
+VIDEO_QUEUE_FRAMES = 30  # 1 s at 30 fps
+# Queued audio frames from which the same subscriber's video is dropped (video before audio).
+AUDIO_BACKLOG_DROPS_VIDEO = 15
+
+
+class SubscriberLoad:
+    """Queue depths of one subscriber across the tracks it receives."""
+
+    def __init__(self) -> None:
+        self.audio_backlog = 0
+
+
+class SubscriberTrack(MediaStreamTrack):
+    """The track an outgoing RTCRtpSender reads: encoded frames of one publication."""
+
+    def __init__(
+        self, kind: str, load: SubscriberLoad, on_keyframe_needed: Callable[[], None]
+    ) -> None:
+        super().__init__()
+        self.kind = kind
+        self._load = load
+        self._on_keyframe_needed = on_keyframe_needed
+        limit = VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_FRAMES
+        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(maxsize=limit)
+        # Nothing is queued before the sender starts reading (the connection may take a while).
+        self.reading = False
+        self.gated = kind == "video"
+        self.dropped_frames = 0
+        self.overflows = 0
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if not self.reading:
+            self.reading = True
+            if self.gated:
+                self._on_keyframe_needed()
+        packet = await self._queue.get()
+        if self.kind == "audio":
+            self._load.audio_backlog = self._queue.qsize()
+        if packet is None:
+            self.stop()
+            raise MediaStreamError
+        return packet
+
+    def offer(self, packet: av.Packet, keyframe: bool) -> None:
+        """Queue `packet` or drop it; never blocks (called by the publication's reader)."""
+        if not self.reading or self.readyState != "live":
+            return
+        if self.kind == "audio":
+            if self._queue.full():
+                self._queue.get_nowait()  # drop the oldest: late audio is useless
+                self.dropped_frames += 1
+            self._queue.put_nowait(packet)
+            self._load.audio_backlog = self._queue.qsize()
+            return
+        if self.gated:
+            if not keyframe:
+                self.dropped_frames += 1
+                return
+            self.gated = False
+        if self._queue.full() or self._load.audio_backlog >= AUDIO_BACKLOG_DROPS_VIDEO:
+            self._overflow()
+            return
+        self._queue.put_nowait(packet)
+
+    def _overflow(self) -> None:
+        self.overflows += 1
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            self.dropped_frames += 1
+        self.gated = True
+        self._on_keyframe_needed()
+
+    def end(self) -> None:
+        """Make the reading sender stop after what is queued is dropped."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+        if not self.reading:
+            self.stop()
+
+
+class Publication:
+    """One track a participant sends to the SFU, and the subscribers it is forwarded to."""
+
+    def __init__(
+        self, owner_id: str, kind: str, track: MediaStreamTrack, receiver: RTCRtpReceiver
+    ) -> None:
+        self.owner_id = owner_id
+        self.kind = kind
+        self._track = track
+        self._receiver = receiver
+        self.keyframes = KeyframeRequester(receiver) if kind == "video" else None
+        self._subscribers: dict[str, SubscriberTrack] = {}
+        self._task: asyncio.Task | None = None
+        self.frames_received = 0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def request_keyframe(self) -> None:
+        if self.keyframes is not None:
+            self.keyframes.request()
+
+    def subscribe(self, subscriber_id: str, load: SubscriberLoad) -> SubscriberTrack:
+        track = SubscriberTrack(self.kind, load, self.request_keyframe)
+        self._subscribers[subscriber_id] = track
+        return track
+
+    def unsubscribe(self, subscriber_id: str) -> None:
+        track = self._subscribers.pop(subscriber_id, None)
+        if track is not None:
+            track.end()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                packet = await self._track.recv()
+            except MediaStreamError:
+                logger.info("%s track of %s ended", self.kind, self.owner_id)
+                return
+            self.frames_received += 1
+            if self.keyframes is not None and self.keyframes.media_ssrc is None:
+                # The answer announced no SSRC: use the only source seen, if it is unambiguous.
+                sources = self._receiver.getSynchronizationSources()
+                if len(sources) == 1:
+                    self.keyframes.media_ssrc = sources[0].source
+            keyframe = is_keyframe(self.kind, packet)
+            for subscriber in self._subscribers.values():
+                subscriber.offer(packet, keyframe)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for subscriber_id in list(self._subscribers):
+            self.unsubscribe(subscriber_id)
+        if self.keyframes is not None:
+            self.keyframes.close()

@@ -1,0 +1,207 @@
+"""One participant's RTCPeerConnection and its negotiations, the SFU always being the offerer.
+
+The server creates recvonly audio/video transceivers for the participant's own publication and
+one sendonly transceiver per track of every other participant. Each change in the room only
+marks the peer "dirty"; a single task runs one offer/answer at a time, so changes arriving
+during a negotiation are folded into the next one (no glare, nothing lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import sdp as aiortc_sdp
+
+from sfu.forwarding import Publication, SubscriberLoad, SubscriberTrack
+from sfu.passthrough import forwarded_codec_capabilities
+from sfu.room import Participant, Room
+from sfu.rtcp import watch_keyframe_requests
+from sfu.signalling import CLOSE_BAD_REQUEST, CLOSE_TIMEOUT, SignallingError
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("audio", "video")
+
+
+@dataclass(eq=False)
+class Subscription:
+    publication: Publication
+    transceiver: RTCRtpTransceiver
+    track: SubscriberTrack
+
+
+def media_ssrc_from_sdp(sdp: str, mid: str) -> int | None:
+    """The media (not RTX) SSRC the remote end announced for `mid`, if it announced one."""
+    description = aiortc_sdp.SessionDescription.parse(sdp)
+    for media in description.media:
+        if media.rtp.muxId != mid:
+            continue
+        for group in media.ssrc_group:
+            if group.semantic == "FID" and group.items:
+                return int(group.items[0])
+        if media.ssrc:
+            return media.ssrc[0].ssrc
+    return None
+
+
+class Peer:
+    """Owns the participant's peer connection; `start()` runs negotiations, `close()` ends all."""
+
+    def __init__(
+        self,
+        participant: Participant,
+        room: Room,
+        configuration: RTCConfiguration,
+        on_failure: Callable[[SignallingError], Awaitable[None]],
+        answer_timeout: float = 15.0,
+    ) -> None:
+        self.participant = participant
+        self.room = room
+        self.pc = RTCPeerConnection(configuration)
+        self._on_failure = on_failure
+        self._answer_timeout = answer_timeout
+        self._load = SubscriberLoad()
+        self.publish_transceivers: dict[str, RTCRtpTransceiver] = {}
+        for kind in KINDS:
+            transceiver = self.pc.addTransceiver(kind, direction="recvonly")
+            transceiver.setCodecPreferences(forwarded_codec_capabilities(kind))
+            self.publish_transceivers[kind] = transceiver
+        self.subscriptions: dict[tuple[str, str], Subscription] = {}
+        self.revision = 0
+        self._dirty = asyncio.Event()
+        self._pending_answer: tuple[int, asyncio.Future[str]] | None = None
+        self._task: asyncio.Task | None = None
+        self.negotiated = asyncio.Event()  # set after the first completed negotiation
+
+    def start(self) -> None:
+        self._dirty.set()
+        self._task = asyncio.get_running_loop().create_task(self._negotiate_forever())
+
+    def request_negotiation(self) -> None:
+        self._dirty.set()
+
+    def deliver_answer(self, revision: int, sdp: str) -> None:
+        if self._pending_answer is None or self._pending_answer[0] != revision:
+            raise SignallingError(
+                "protocol_error", f"no offer with revision {revision} is waiting for an answer"
+            )
+        _, future = self._pending_answer
+        self._pending_answer = None
+        if not future.done():
+            future.set_result(sdp)
+
+    async def _negotiate_forever(self) -> None:
+        try:
+            while True:
+                await self._dirty.wait()
+                self._dirty.clear()
+                await self._negotiate_once()
+                self.negotiated.set()
+        except asyncio.CancelledError:
+            raise
+        except SignallingError as error:
+            await self._on_failure(error)
+        except Exception:
+            logger.exception("negotiation with %s failed", self.participant.id)
+            await self._on_failure(
+                SignallingError("internal_error", "negotiation failed on the server", 1011)
+            )
+
+    async def _negotiate_once(self) -> None:
+        await self._sync_subscriptions()
+        offer = await self.pc.createOffer()
+        await self.pc.setLocalDescription(offer)
+        self.revision += 1
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending_answer = (self.revision, future)
+        await self.participant.send(
+            {
+                "type": "offer",
+                "revision": self.revision,
+                "sdp": self.pc.localDescription.sdp,
+                "publish": {kind: t.mid for kind, t in self.publish_transceivers.items()},
+                "tracks": {
+                    sub.transceiver.mid: {
+                        "participant_id": sub.publication.owner_id,
+                        "kind": sub.publication.kind,
+                    }
+                    for sub in self.subscriptions.values()
+                },
+            }
+        )
+        try:
+            answer_sdp = await asyncio.wait_for(future, self._answer_timeout)
+        except TimeoutError as exc:
+            raise SignallingError(
+                "negotiation_timeout",
+                f"no answer to offer {self.revision} within {self._answer_timeout:.0f} s",
+                CLOSE_TIMEOUT,
+            ) from exc
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
+        except Exception as exc:
+            raise SignallingError(
+                "bad_sdp", f"the answer SDP was refused: {exc}", CLOSE_BAD_REQUEST
+            ) from exc
+        await self._publish_answered_tracks(answer_sdp)
+
+    async def _sync_subscriptions(self) -> None:
+        """Add a sendonly transceiver per new remote publication, deactivate departed ones."""
+        wanted = {
+            key: publication
+            for key, publication in self.room.publications.items()
+            if publication.owner_id != self.participant.id
+        }
+        for key, subscription in list(self.subscriptions.items()):
+            if wanted.get(key) is not subscription.publication:
+                del self.subscriptions[key]
+                subscription.publication.unsubscribe(self.participant.id)
+                # aiortc cannot remove m-lines: the transceiver stays, inactive.
+                subscription.transceiver.direction = "inactive"
+                await subscription.transceiver.sender.stop()
+        for key, publication in wanted.items():
+            if key in self.subscriptions:
+                continue
+            track = publication.subscribe(self.participant.id, self._load)
+            transceiver = self.pc.addTransceiver(track, direction="sendonly")
+            transceiver.setCodecPreferences(forwarded_codec_capabilities(publication.kind))
+            if publication.kind == "video":
+                watch_keyframe_requests(transceiver.sender, publication.request_keyframe)
+            self.subscriptions[key] = Subscription(publication, transceiver, track)
+
+    async def _publish_answered_tracks(self, answer_sdp: str) -> None:
+        """Start forwarding the tracks the participant agreed to send in its answer."""
+        published = False
+        for kind, transceiver in self.publish_transceivers.items():
+            key = (self.participant.id, kind)
+            track = transceiver.receiver.track
+            if (
+                key in self.room.publications
+                or track is None
+                or transceiver.currentDirection not in ("recvonly", "sendrecv")
+            ):
+                continue
+            publication = Publication(self.participant.id, kind, track, transceiver.receiver)
+            if publication.keyframes is not None:
+                publication.keyframes.media_ssrc = media_ssrc_from_sdp(answer_sdp, transceiver.mid)
+            publication.start()
+            self.room.publications[key] = publication
+            published = True
+            logger.info("%s publishes %s in room %s", self.participant.id, kind, self.room.slug)
+        if published:
+            self.room.renegotiate_others(self.participant.id)
+
+    async def close(self) -> None:
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._pending_answer is not None:
+            self._pending_answer[1].cancel()
+        for subscription in self.subscriptions.values():
+            subscription.publication.unsubscribe(self.participant.id)
+        self.subscriptions.clear()
+        await self.pc.close()

@@ -1,0 +1,112 @@
+"""Signalling messages: parsing and validation of what clients send, errors we send back.
+
+The protocol is described in docs/protocol.md. Every refusal is a `SignallingError` carrying
+the `code` sent in the `error` message and the WebSocket close code used right after.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+# WebSocket close codes (4000–4999 are for applications, RFC 6455 § 7.4.2).
+CLOSE_NORMAL = 1000
+CLOSE_TOO_LARGE = 1009
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_CONFLICT = 4409
+CLOSE_TIMEOUT = 4408
+
+MAX_TOKEN_CHARS = 8192
+MAX_ROOM_CHARS = 200
+
+
+class SignallingError(Exception):
+    """Refuse a client: send {type: error, code, message} then close with `close_code`."""
+
+    def __init__(self, code: str, message: str, close_code: int = CLOSE_BAD_REQUEST, **extra):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.close_code = close_code
+        self.extra = extra
+
+    def to_message(self) -> dict[str, Any]:
+        return {"type": "error", "code": self.code, "message": self.message, **self.extra}
+
+
+@dataclass(frozen=True)
+class Join:
+    room: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    revision: int
+    sdp: str
+
+
+@dataclass(frozen=True)
+class Mute:
+    microphone: bool | None
+    camera: bool | None
+
+
+@dataclass(frozen=True)
+class Leave:
+    pass
+
+
+ClientMessage = Join | Answer | Mute | Leave
+
+
+def _field(data: dict, name: str, kind: type, *, required: bool = True, max_chars: int = 0):
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    # bool is an int: refuse it where an int is expected.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise SignallingError(
+            "malformed_message", f"'{name}' must be a {kind.__name__} in '{data['type']}'"
+        )
+    if max_chars and len(value) > max_chars:
+        raise SignallingError("malformed_message", f"'{name}' is longer than {max_chars}")
+    return value
+
+
+def parse_client_message(raw: str | bytes, max_bytes: int) -> ClientMessage:
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > max_bytes:
+        raise SignallingError(
+            "message_too_large",
+            f"message of {size} bytes exceeds the limit of {max_bytes} bytes",
+            CLOSE_TOO_LARGE,
+        )
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SignallingError("malformed_message", f"message is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise SignallingError("malformed_message", "message must be a JSON object with a 'type'")
+    kind = data["type"]
+    if kind == "join":
+        return Join(
+            room=_field(data, "room", str, max_chars=MAX_ROOM_CHARS),
+            token=_field(data, "token", str, max_chars=MAX_TOKEN_CHARS),
+        )
+    if kind == "answer":
+        return Answer(revision=_field(data, "revision", int), sdp=_field(data, "sdp", str))
+    if kind == "mute":
+        mute = Mute(
+            microphone=_field(data, "microphone", bool, required=False),
+            camera=_field(data, "camera", bool, required=False),
+        )
+        if mute.microphone is None and mute.camera is None:
+            raise SignallingError("malformed_message", "'mute' needs 'microphone' or 'camera'")
+        return mute
+    if kind == "leave":
+        return Leave()
+    raise SignallingError("unknown_message_type", f"unknown message type '{kind[:64]}'")
