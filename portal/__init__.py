@@ -1,0 +1,60 @@
+"""The webconference portal: who may do what, rooms, sign-in, and join tokens for the SFU.
+
+`create_app()` is the application factory; `flask --app portal ...` finds it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = REPO_ROOT / "migrations"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build a portal application from the environment; `config` entries win (tests)."""
+    app = Flask(
+        __name__,
+        template_folder=str(REPO_ROOT / "templates"),
+        static_folder=str(REPO_ROOT / "static"),
+        instance_path=str(REPO_ROOT / "instance"),
+    )
+    from portal.config import load_config
+
+    app.config.update(load_config(os.environ, config, instance_path=app.instance_path))
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    # Extensions, in the order they depend on each other.
+    from portal import models  # noqa: F401 — every model registered on the metadata
+    from portal.auth.oidc import init_oidc
+    from portal.auth.session import init_login
+    from portal.extensions import csrf, db, migrate
+
+    db.init_app(app)
+    # Migrations are a deploy step (`flask db upgrade`), never run here.
+    migrate.init_app(
+        app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True
+    )
+    init_login(app)
+    csrf.init_app(app)
+    init_oidc(app)
+
+    from portal.core.errors import init_error_pages
+    from portal.core.security import init_security_headers
+
+    init_security_headers(app)
+    init_error_pages(app)
+
+    from portal.auth.blueprint import bp as auth_bp
+    from portal.rooms.blueprint import bp as rooms_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(rooms_bp)
+    return app

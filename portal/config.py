@@ -1,0 +1,179 @@
+"""Portal configuration, read from environment variables when the application is created.
+
+Every variable is documented in docs/configuration.md. Nothing here runs at import time:
+`load_config()` is called by `create_app()`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from portal.media.join_tokens import MAX_LIFETIME_SECONDS
+
+logger = logging.getLogger(__name__)
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+DEFAULT_PORTAL_URL = "http://localhost:5000"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_OIDC_SCOPES = "openid email profile"
+TRUE_WORDS = frozenset({"1", "true", "yes", "on", "oui"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", "non", ""})
+# The variables read by load_config(), all documented in docs/configuration.md.
+ENVIRONMENT_VARIABLES = frozenset(
+    {
+        "TESTING",
+        "PORTAL_URL",
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "REDIS_KEY_PREFIX",
+        "OIDC_ISSUER",
+        "OIDC_CLIENT_ID",
+        "OIDC_CLIENT_SECRET",
+        "OIDC_SCOPES",
+        "JOIN_TOKEN_PRIVATE_KEY_FILE",
+        "JOIN_TOKEN_LIFETIME",
+        "SFU_ICE_SERVERS",
+        "SFU_CONNECT_SRC",
+        "TRUSTED_PROXIES",
+        "SESSION_COOKIE_SECURE",
+    }
+)
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a portal that can start."""
+
+
+def parse_bool(name: str, value: str) -> bool:
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {value!r}")
+
+
+def parse_int(name: str, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{name} must be a whole number, not {value!r}") from exc
+
+
+def is_local_url(url: str) -> bool:
+    """True for a plain-HTTP URL on the loopback host (development and tests)."""
+    parts = urlsplit(url)
+    return parts.scheme == "http" and (parts.hostname or "") in LOCAL_HOSTS
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def default_sfu_connect_src(portal_url: str) -> str:
+    """WebSocket sources a browser may open: any port of the portal's host (see docs)."""
+    host = urlsplit(portal_url).hostname or "localhost"
+    hosts = sorted(LOCAL_HOSTS - {"::1"}) if host in LOCAL_HOSTS else [host]
+    return " ".join(f"{scheme}://{name}:*" for name in hosts for scheme in ("ws", "wss"))
+
+
+def load_config(
+    environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None, *, instance_path: str
+) -> dict[str, Any]:
+    """Build the Flask configuration from `environ`; `overrides` (tests) win over both."""
+    overrides = dict(overrides or {})
+
+    def get(name: str, default: Any = None) -> Any:
+        if name in overrides:
+            return overrides[name]
+        return environ.get(name, default)
+
+    testing = bool(get("TESTING", False))
+    portal_url = str(get("PORTAL_URL", DEFAULT_PORTAL_URL)).rstrip("/")
+    if urlsplit(portal_url).scheme not in ("http", "https") or not urlsplit(portal_url).netloc:
+        raise ConfigurationError(f"PORTAL_URL must be an http(s) URL, not {portal_url!r}")
+    local = is_local_url(portal_url)
+
+    secure_cookie = get("SESSION_COOKIE_SECURE", None)
+    if isinstance(secure_cookie, str):
+        secure_cookie = parse_bool("SESSION_COOKIE_SECURE", secure_cookie)
+    if secure_cookie is None:
+        secure_cookie = not local
+
+    lifetime = parse_int("JOIN_TOKEN_LIFETIME", get("JOIN_TOKEN_LIFETIME", MAX_LIFETIME_SECONDS))
+    if not 0 < lifetime <= MAX_LIFETIME_SECONDS:
+        raise ConfigurationError(f"JOIN_TOKEN_LIFETIME must be 1..{MAX_LIFETIME_SECONDS} seconds")
+
+    ice_servers = get("SFU_ICE_SERVERS", "[]")
+    if isinstance(ice_servers, str):
+        try:
+            ice_servers = json.loads(ice_servers)
+        except ValueError as exc:
+            raise ConfigurationError("SFU_ICE_SERVERS must be a JSON list") from exc
+    if not isinstance(ice_servers, list):
+        raise ConfigurationError("SFU_ICE_SERVERS must be a JSON list")
+
+    issuer = get("OIDC_ISSUER") or None
+    config: dict[str, Any] = {
+        "TESTING": testing,
+        "PORTAL_URL": portal_url,
+        "SECRET_KEY": get("SECRET_KEY") or None,
+        "SQLALCHEMY_DATABASE_URI": get(
+            "DATABASE_URL", f"sqlite:///{Path(instance_path) / 'webconf.sqlite3'}"
+        ),
+        "REDIS_URL": get("REDIS_URL", DEFAULT_REDIS_URL),
+        "REDIS_KEY_PREFIX": get("REDIS_KEY_PREFIX", ""),
+        "OIDC_ISSUER": issuer.rstrip("/") if issuer else None,
+        "OIDC_CLIENT_ID": get("OIDC_CLIENT_ID") or None,
+        "OIDC_CLIENT_SECRET": get("OIDC_CLIENT_SECRET") or None,
+        "OIDC_SCOPES": get("OIDC_SCOPES", DEFAULT_OIDC_SCOPES),
+        "JOIN_TOKEN_PRIVATE_KEY_FILE": get("JOIN_TOKEN_PRIVATE_KEY_FILE") or None,
+        "JOIN_TOKEN_LIFETIME": lifetime,
+        "SFU_ICE_SERVERS": ice_servers,
+        "SFU_CONNECT_SRC": get("SFU_CONNECT_SRC") or default_sfu_connect_src(portal_url),
+        "TRUSTED_PROXIES": parse_int("TRUSTED_PROXIES", get("TRUSTED_PROXIES", 0)),
+        "SESSION_COOKIE_NAME": "webconf_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        # Lax, not Strict: the identity provider's redirect back to /auth/callback is a
+        # cross-site top-level navigation that must carry the session (state, nonce, PKCE).
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure_cookie,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure_cookie,
+        "PREFERRED_URL_SCHEME": urlsplit(portal_url).scheme,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    }
+    # Other Flask settings the caller passed (tests: SQLALCHEMY_DATABASE_URI...) win as given.
+    for name, value in overrides.items():
+        if name not in ENVIRONMENT_VARIABLES:
+            config[name] = value
+    if config["SECRET_KEY"] is None:
+        if not (testing or local):
+            raise ConfigurationError("SECRET_KEY is required (see docs/configuration.md)")
+        config["SECRET_KEY"] = development_secret_key(instance_path)
+    return config
+
+
+def development_secret_key(instance_path: str) -> str:
+    """A key kept in the instance folder so local sessions survive restarts and workers agree."""
+    path = Path(instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    logger.warning("SECRET_KEY not set: using a development key stored in %s", path)
+    return path.read_text().strip()

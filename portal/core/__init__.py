@@ -1,0 +1,1 @@
+"""What every page shares: security headers, error pages, safe redirects, service clients."""

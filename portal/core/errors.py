@@ -1,0 +1,65 @@
+"""Error pages in French; JSON errors for the endpoints scripts call."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+logger = logging.getLogger(__name__)
+
+# Endpoints called by scripts: their errors are JSON, never an HTML page.
+API_ENDPOINTS = frozenset({"rooms.join_token"})
+
+MESSAGES = {
+    400: ("Requête invalide", "La demande n'a pas pu être traitée."),
+    401: ("Connexion requise", "Connectez-vous pour accéder à cette page."),
+    403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
+    404: (
+        "Page introuvable",
+        "Cette page n'existe pas. Si vous avez suivi le lien d'une salle, vérifiez qu'il est "
+        "complet ou demandez-le à nouveau à la personne qui vous l'a envoyé.",
+    ),
+    405: ("Méthode non autorisée", "Cette action n'est pas possible sur cette page."),
+    500: (
+        "Erreur du serveur",
+        "Une erreur inattendue s'est produite. Réessayez dans quelques instants.",
+    ),
+    503: ("Service indisponible", "Le service est momentanément indisponible."),
+}
+CSRF_MESSAGE = (
+    "Le formulaire a expiré ou ne vient pas de ce site. Rechargez la page et recommencez."
+)
+
+
+def wants_json() -> bool:
+    return request.endpoint in API_ENDPOINTS
+
+
+def error_response(status: int, message: str | None = None, error: str | None = None):
+    title, default_message = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
+    message = message or default_message
+    if wants_json():
+        return jsonify(error=error or f"http_{status}", message=message), status
+    return render_template("errors/error.html", status=status, title=title, message=message), status
+
+
+def init_error_pages(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        logger.warning(
+            "CSRF check failed on %s %s: %s", request.method, request.path, exc.description
+        )
+        return error_response(400, CSRF_MESSAGE, "csrf")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code is None or exc.code < 400:
+            return exc
+        return error_response(exc.code)
+
+    @app.errorhandler(InternalServerError)
+    def server_error(exc: InternalServerError):
+        return error_response(500)

@@ -1,0 +1,71 @@
+"""The Room model and the roles a participant can hold in it."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, String, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.users.models import User, utcnow
+
+# 32 symbols (5 bits each) without the look-alikes l, o, 0, 1: easy to read out and type.
+SLUG_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+SLUG_GROUPS = (4, 4, 4)  # "abcd-efgh-jkmn": 12 symbols, 60 bits of entropy
+ROOM_NAME_MAX_LENGTH = 120
+
+
+def new_room_slug() -> str:
+    """An unguessable, readable room identifier such as "k7dq-m2xa-pw9e"."""
+    return "-".join(
+        "".join(secrets.choice(SLUG_ALPHABET) for _ in range(size)) for size in SLUG_GROUPS
+    )
+
+
+class ParticipantRole(enum.StrEnum):
+    """What a participant may do in a room; carried in the join token's `role` claim."""
+
+    MODERATOR = "moderator"
+    PARTICIPANT = "participant"
+
+
+class Room(db.Model):
+    __tablename__ = "rooms"
+
+    id: Mapped[int] = mapped_column(primary_key=True, comment="Internal identifier")
+    slug: Mapped[str] = mapped_column(
+        String(32),
+        unique=True,
+        nullable=False,
+        default=new_room_slug,
+        comment="Unguessable public identifier used in the room's URL and by the SFU",
+    )
+    name: Mapped[str] = mapped_column(
+        String(ROOM_NAME_MAX_LENGTH), nullable=False, comment="Name chosen by the owner"
+    )
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+        comment="The user who created the room; moderator when they join",
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True),
+        nullable=False,
+        default=utcnow,
+        server_default=func.now(),
+        comment="When the room was created, UTC",
+    )
+
+    owner: Mapped[User] = relationship()
+
+    def role_of(self, user: User) -> ParticipantRole:
+        if user.id == self.owner_id:
+            return ParticipantRole.MODERATOR
+        return ParticipantRole.PARTICIPANT
+
+    def __repr__(self) -> str:
+        return f"<Room {self.slug} {self.name!r}>"
