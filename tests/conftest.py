@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.portal",
     "tests.fixtures.sfu",
     "tests.fixtures.browser",
+    "tests.fixtures.demo",
 ]
