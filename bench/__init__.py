@@ -1,0 +1,1 @@
+"""Benchmark of the SFU worker against aiortc's decode/re-encode relay: see docs/performance.md."""
