@@ -10,6 +10,7 @@ from aiortc import RTCConfiguration
 
 from sfu import ice
 from sfu.config import SfuConfig
+from sfu.events import EventPublisher
 from sfu.join_tokens import JoinTokenVerifier
 from sfu.passthrough import install_passthrough
 from sfu.registry import WorkerRegistry
@@ -34,6 +35,7 @@ class Worker:
         self.rooms = Rooms()
         self.sessions: set[Session] = set()
         self.registry: WorkerRegistry | None = None
+        self.events: EventPublisher | None = None
 
     def rtc_configuration(self) -> RTCConfiguration:
         return ice.rtc_configuration(
@@ -53,6 +55,12 @@ class Worker:
                 key_prefix=self.config.redis_key_prefix,
             )
             await self.registry.start()
+            self.events = EventPublisher(
+                self.config.redis_url,
+                self.config.worker_id,
+                key_prefix=self.config.redis_key_prefix,
+            )
+            self.events.start()
         logger.info("worker %s serving %s", self.config.worker_id, self.config.public_url)
 
     async def stop(self) -> None:
@@ -63,7 +71,27 @@ class Worker:
             *(session._close(CLOSE_NORMAL, "worker shutting down") for session in self.sessions),
             return_exceptions=True,
         )
+        # Whoever is still in a room now leaves with the worker (the portal ends the meetings).
+        for room in self.rooms:
+            for participant_id in list(room.participants):
+                del room.participants[participant_id]
+                if self.events is not None:
+                    self.events.left(
+                        room.slug, participant_id, len(room.participants), reason="worker-stopped"
+                    )
+        if self.events is not None:
+            await self.events.stop()
         logger.info("worker %s stopped", self.config.worker_id)
+
+    def participant_joined(self, room: str, participant_id: str, count: int) -> None:
+        """Called on the loop right after a participant entered `room` (now `count` people)."""
+        if self.events is not None:
+            self.events.joined(room, participant_id, count)
+
+    def participant_left(self, room: str, participant_id: str, count: int) -> None:
+        """Called on the loop right after a participant was removed from `room`."""
+        if self.events is not None:
+            self.events.left(room, participant_id, count)
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(
@@ -84,6 +112,7 @@ class Worker:
                 "worker_id": self.config.worker_id,
                 "rooms": len(self.rooms.slugs),
                 "participants": self.rooms.participant_count,
+                "events_dropped": self.events.dropped if self.events is not None else 0,
             }
         )
 

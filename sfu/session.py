@@ -112,6 +112,7 @@ class Session:
         self.participant, self.room = participant, room
         others = [p.describe() for p in room.others(participant.id)]
         room.participants[participant.id] = participant
+        self.worker.participant_joined(room.slug, participant.id, len(room.participants))
         logger.info(
             "%s (%s) joined room %s from %s",
             participant.id,
@@ -187,6 +188,7 @@ class Session:
         self.participant = None
         if room.participants.get(participant.id) is participant:
             del room.participants[participant.id]
+            self.worker.participant_left(room.slug, participant.id, len(room.participants))
         for kind in ("audio", "video"):
             publication = room.publications.get((participant.id, kind))
             if publication is not None and publication.owner_id == participant.id:

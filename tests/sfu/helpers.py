@@ -38,3 +38,13 @@ async def wait_for_tracks(
 
 async def close_all(*clients: SfuClient) -> None:
     await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+
+
+async def wait_connected(*clients: SfuClient, timeout: float = 10.0) -> None:
+    """Until every client's peer connection is up (stopping a worker while ICE is still
+    connecting makes aiortc log an exception)."""
+    deadline = time.monotonic() + timeout
+    while any(c.pc is None or c.pc.connectionState != "connected" for c in clients):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"peer connections not up after {timeout} s")
+        await asyncio.sleep(0.05)
