@@ -57,4 +57,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(rooms_bp)
+
+    from portal.meetings.cli import meetings_cli, retention_cli
+
+    app.cli.add_command(meetings_cli)
+    app.cli.add_command(retention_cli)
+
+    from portal.admin.blueprint import bp as admin_bp
+    from portal.platform.blueprint import bp as platform_bp
+
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(platform_bp)
+
+    from portal.cli import init_cli
+
+    init_cli(app)
     return app

@@ -22,9 +22,10 @@ logger = logging.getLogger(__name__)
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 DEFAULT_PORTAL_URL = "http://localhost:5000"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-DEFAULT_OIDC_SCOPES = "openid email profile"
 TRUE_WORDS = frozenset({"1", "true", "yes", "on", "oui"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", "non", ""})
+# Identity providers are data (docs/identity-providers.md); these former variables are ignored.
+RETIRED_VARIABLES = ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_SCOPES")
 # The variables read by load_config(), all documented in docs/configuration.md.
 ENVIRONMENT_VARIABLES = frozenset(
     {
@@ -34,10 +35,6 @@ ENVIRONMENT_VARIABLES = frozenset(
         "DATABASE_URL",
         "REDIS_URL",
         "REDIS_KEY_PREFIX",
-        "OIDC_ISSUER",
-        "OIDC_CLIENT_ID",
-        "OIDC_CLIENT_SECRET",
-        "OIDC_SCOPES",
         "JOIN_TOKEN_PRIVATE_KEY_FILE",
         "JOIN_TOKEN_LIFETIME",
         "SFU_ICE_SERVERS",
@@ -122,7 +119,13 @@ def load_config(
     if not isinstance(ice_servers, list):
         raise ConfigurationError("SFU_ICE_SERVERS must be a JSON list")
 
-    issuer = get("OIDC_ISSUER") or None
+    retired = [name for name in RETIRED_VARIABLES if environ.get(name)]
+    if retired:
+        logger.warning(
+            "%s ignored: identity providers are configured in the database "
+            "(flask providers add, see docs/identity-providers.md)",
+            ", ".join(retired),
+        )
     config: dict[str, Any] = {
         "TESTING": testing,
         "PORTAL_URL": portal_url,
@@ -132,10 +135,9 @@ def load_config(
         ),
         "REDIS_URL": get("REDIS_URL", DEFAULT_REDIS_URL),
         "REDIS_KEY_PREFIX": get("REDIS_KEY_PREFIX", ""),
-        "OIDC_ISSUER": issuer.rstrip("/") if issuer else None,
-        "OIDC_CLIENT_ID": get("OIDC_CLIENT_ID") or None,
-        "OIDC_CLIENT_SECRET": get("OIDC_CLIENT_SECRET") or None,
-        "OIDC_SCOPES": get("OIDC_SCOPES", DEFAULT_OIDC_SCOPES),
+        "PLATFORM_AUDIT_RETENTION_DAYS": parse_int(
+            "PLATFORM_AUDIT_RETENTION_DAYS", get("PLATFORM_AUDIT_RETENTION_DAYS", 365)
+        ),
         "JOIN_TOKEN_PRIVATE_KEY_FILE": get("JOIN_TOKEN_PRIVATE_KEY_FILE") or None,
         "JOIN_TOKEN_LIFETIME": lifetime,
         "SFU_ICE_SERVERS": ice_servers,
@@ -156,7 +158,7 @@ def load_config(
     }
     # Other Flask settings the caller passed (tests: SQLALCHEMY_DATABASE_URI...) win as given.
     for name, value in overrides.items():
-        if name not in ENVIRONMENT_VARIABLES:
+        if name not in ENVIRONMENT_VARIABLES and name not in RETIRED_VARIABLES:
             config[name] = value
     if config["SECRET_KEY"] is None:
         if not (testing or local):

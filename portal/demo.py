@@ -1,9 +1,10 @@
 """Runs the whole platform on one machine for a newcomer: `bash .ci/demo`.
 
-Starts a private Redis, the development identity provider with its demo ministries and agents,
-a pool of SFU workers and the portal under gunicorn + gevent, then prints where to go. Every
-process logs to .demo/logs/; if one dies the others are stopped and its log tail is shown.
-Nothing here is meant for production: see ansible/ for that.
+Starts a private Redis, three development identity providers (Écologie's own, Culture's own and
+a federation of the State's agents), a pool of SFU workers and the portal under gunicorn +
+gevent, seeds the ministries, their providers and administrators in the database, then prints
+where to go. Every process logs to .demo/logs/; if one dies the others are stopped and its log
+tail is shown. Nothing here is meant for production: see ansible/ for that.
 """
 
 from __future__ import annotations
@@ -22,9 +23,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aioice.ice
+from sqlalchemy import select, update
 
-from portal.devidp.launcher import DEMO_CLIENT_ID, demo_config, start_idp
+from portal import create_app
+from portal.auth.models import Identity
+from portal.core.crypto import SecretDecryptionError, decrypt_secret
+from portal.core.localports import port_is_free
+from portal.devidp.launcher import (
+    DEMO_ACCOUNTS,
+    DEMO_CLIENT_ID,
+    DEMO_IDPS,
+    DEMO_MINISTRIES,
+    DemoIdp,
+    demo_config,
+    start_idp,
+)
+from portal.extensions import db
 from portal.media.join_tokens import generate_keypair
+from portal.tenants import operations
+from portal.tenants.models import FederationClaim, IdentityProvider, ProviderKind, Tenant
+from portal.users.models import User
 
 REPO = Path(__file__).resolve().parent.parent
 READY_LINE_PREFIX = "  Portail de webconférence (démo) : "
@@ -70,15 +88,6 @@ class Supervisor:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def wait_for_port(port: int, supervisor: Supervisor, name: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -107,7 +116,7 @@ class DemoState:
     private_key: Path
     public_key: Path
     secret_key: str
-    client_secret: str
+    client_secrets: dict[str, str]  # DemoIdp.key → the portal's client secret at that IdP
 
     @classmethod
     def prepare(cls, directory: Path) -> DemoState:
@@ -123,9 +132,12 @@ class DemoState:
             private_key=private_key,
             public_key=public_key,
             secret_key=read_or_create(directory / "secret_key", lambda: secrets.token_hex(32)),
-            client_secret=read_or_create(
-                directory / "oidc_client_secret", lambda: secrets.token_urlsafe(24)
-            ),
+            client_secrets={
+                idp.key: read_or_create(
+                    directory / f"oidc_client_secret_{idp.key}", lambda: secrets.token_urlsafe(24)
+                )
+                for idp in DEMO_IDPS
+            },
         )
 
 
@@ -139,21 +151,28 @@ def ice_addresses() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8000, help="portal port (8000)")
-    parser.add_argument("--idp-port", type=int, default=9000, help="identity provider port (9000)")
+    parser.add_argument(
+        "--idp-port",
+        type=int,
+        default=9000,
+        help="first identity provider's port (9000): Écologie's, then Culture's and the "
+        "federation's on the next two",
+    )
     parser.add_argument("--redis-port", type=int, default=6390, help="private Redis port (6390)")
     parser.add_argument("--sfu-port", type=int, default=8100, help="first SFU worker port (8100)")
     parser.add_argument("--workers", type=int, default=2, help="SFU workers in the pool (2)")
     parser.add_argument("--state-dir", type=Path, default=REPO / ".demo", help="(.demo/)")
     args = parser.parse_args(argv)
     sfu_ports = [args.sfu_port + i for i in range(args.workers)]
-    wanted = (args.port, args.idp_port, args.redis_port, *sfu_ports)
+    idp_ports = {idp.key: args.idp_port + idp.offset for idp in DEMO_IDPS}
+    wanted = (args.port, *idp_ports.values(), args.redis_port, *sfu_ports)
     busy = [port for port in wanted if not port_is_free(port)]
     if busy:
         raise SystemExit(f"Ports already in use: {busy}. Stop what uses them, or see --help.")
 
     state = DemoState.prepare(args.state_dir)
     portal_url = f"http://localhost:{args.port}"
-    issuer = f"http://localhost:{args.idp_port}"
+    issuers = {key: f"http://localhost:{port}" for key, port in idp_ports.items()}
     redis_url = f"redis://127.0.0.1:{args.redis_port}/0"
     supervisor = Supervisor(state.directory / "logs")
 
@@ -162,9 +181,6 @@ def main(argv: list[str] | None = None) -> int:
         "DATABASE_URL": f"sqlite:///{state.directory / 'webconf.sqlite3'}",
         "REDIS_URL": redis_url,
         "PORTAL_URL": portal_url,
-        "OIDC_ISSUER": issuer,
-        "OIDC_CLIENT_ID": DEMO_CLIENT_ID,
-        "OIDC_CLIENT_SECRET": state.client_secret,
         "JOIN_TOKEN_PRIVATE_KEY_FILE": str(state.private_key),
         "FLASK_APP": "portal",
     }
@@ -193,16 +209,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         wait_for_port(args.redis_port, supervisor, "redis")
 
-        config = demo_config(
-            port=args.idp_port,
-            client_id=DEMO_CLIENT_ID,
-            client_secret=state.client_secret,
-            redirect_uri=f"{portal_url}/auth/callback",
-            post_logout_redirect_uri=f"{portal_url}/",
-            issuer=issuer,
-        )
-        idp = start_idp(config, log_path=state.directory / "logs" / "idp.log")
-        supervisor.adopt("idp", idp.process)
+        for demo_idp in DEMO_IDPS:
+            config = demo_config(
+                port=idp_ports[demo_idp.key],
+                client_id=DEMO_CLIENT_ID,
+                client_secret=state.client_secrets[demo_idp.key],
+                redirect_uri=f"{portal_url}/auth/callback",
+                post_logout_redirect_uri=f"{portal_url}/",
+                issuer=issuers[demo_idp.key],
+                idp=demo_idp.key,
+            )
+            name = f"idp-{demo_idp.key}"
+            idp = start_idp(config, log_path=state.directory / "logs" / f"{name}.log")
+            supervisor.adopt(name, idp.process)
 
         # Migrations are a deploy step, never part of the portal's start-up.
         with open(state.directory / "logs" / "migrate.log", "ab") as log:
@@ -214,7 +233,18 @@ def main(argv: list[str] | None = None) -> int:
                 stdout=log,
                 stderr=log,
             )
+        seed_demo(
+            {name: value for name, value in portal_env.items() if name != "FLASK_APP"},
+            issuers,
+            state.client_secrets,
+        )
 
+        # Turns the SFU workers' join/leave events into meeting records (usage figures).
+        supervisor.start(
+            "meetings",
+            [sys.executable, "-m", "flask", "meetings", "record-events"],
+            portal_env,
+        )
         for index, port in enumerate(sfu_ports):
             supervisor.start(
                 f"sfu-{index + 1}",
@@ -250,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             portal_env,
         )
         wait_for_port(args.port, supervisor, "portal")
-        print_welcome(portal_url, config, len(sfu_ports), supervisor.log_dir)
+        print_welcome(portal_url, issuers, len(sfu_ports), supervisor.log_dir)
 
         while (dead := supervisor.first_dead()) is None:
             time.sleep(0.5)
@@ -262,17 +292,153 @@ def main(argv: list[str] | None = None) -> int:
         supervisor.stop_all()
 
 
-def print_welcome(portal_url: str, idp_config: dict, worker_count: int, log_dir: Path) -> None:
+ROLE_LABELS = {
+    "agent": "agent",
+    "tenant_admin": "administrateur du ministère",
+    "platform_admin": "administrateur de la plateforme",
+}
+
+
+def print_welcome(
+    portal_url: str, issuers: dict[str, str], worker_count: int, log_dir: Path
+) -> None:
+    idp_names = {idp.key: idp.name for idp in DEMO_IDPS}
     print()
     print(f"{READY_LINE_PREFIX}{portal_url}")
-    print(f"  {worker_count} workers SFU, Redis privé, identité : {idp_config['issuer']}")
-    print("  Comptes de démonstration (identifiant / mot de passe) :")
-    for account in idp_config["accounts"]:
-        organisation = account.get("claims", {}).get("organization", "")
-        print(f"    {account['login']:<34} {account['password']:<12} {organisation}")
+    print(f"  {worker_count} workers SFU, Redis privé, fournisseurs d'identité :")
+    for key, issuer in issuers.items():
+        print(f"    {idp_names[key]:<42} {issuer}")
+    print(f"  Comptes de démonstration (mot de passe : {DEMO_ACCOUNTS[0].password}) :")
+    for account in DEMO_ACCOUNTS:
+        ministry = account.ministry.organization
+        if not account.ministry.slug:
+            ministry += " — pas sur ce portail : connexion refusée"
+        via = " (via la fédération)" if account.idp == "federation" else ""
+        role = ROLE_LABELS[account.role]
+        print(f"    {account.login:<38} {role:<32} {ministry}{via}")
     print(f"  Journaux : {log_dir}   Arrêt : Ctrl-C")
     print()
     sys.stdout.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# Demo data in the portal's database
+
+
+# Each ministry's policy, different enough to show what a policy changes.
+DEMO_POLICIES = {
+    "ecologie": {"lobby_by_default": True, "default_room_capacity": 20},
+    "culture": {"lobby_by_default": False, "default_room_capacity": 30},
+    "interieur": {
+        "guests_allowed": False,
+        "max_room_capacity": 30,
+        "default_room_capacity": 15,
+        "retention_days": 30,
+    },
+    "numerique": {"audio_only_by_default": True},
+}
+
+
+def seed_demo(
+    portal_config: dict[str, str], issuers: dict[str, str], client_secrets: dict[str, str]
+) -> None:
+    """Put the demo ministries, their providers, the federation rules and the administrators in
+    the database, through the same operations as `flask tenants/providers/federation`. Safe to
+    run at every start: what exists is kept, the providers' addresses and secrets refreshed."""
+    app = create_app(portal_config)
+    with app.app_context():
+        _seed(issuers, client_secrets)
+
+
+def _seed(issuers: dict[str, str], client_secrets: dict[str, str]) -> None:
+    tenants: dict[str, Tenant] = {}
+    for ministry in DEMO_MINISTRIES:
+        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == ministry.slug))
+        if tenant is None:
+            tenant = operations.create_tenant(
+                ministry.slug,
+                ministry.organization,
+                email_domains=[ministry.domain],
+                **DEMO_POLICIES.get(ministry.slug, {}),
+            )
+        tenants[ministry.slug] = tenant
+
+    providers: dict[str, IdentityProvider] = {}
+    for demo_idp in DEMO_IDPS:
+        providers[demo_idp.key] = _seed_provider(
+            demo_idp, tenants, issuers[demo_idp.key], client_secrets[demo_idp.key]
+        )
+
+    federation = providers["federation"]
+    for claim, value, slug in (
+        (FederationClaim.ORGANIZATION_ID, "demo-interieur", "interieur"),
+        (FederationClaim.ORGANIZATION_ID, "demo-numerique", "numerique"),
+        (FederationClaim.EMAIL_DOMAIN, "interieur.gouv.fr", "interieur"),
+    ):
+        operations.add_federation_rule(federation, claim, value, tenants[slug])
+
+    # Users exist from their first sign-in; the demo's administrators are created beforehand
+    # with the identity they will sign in with, so their role is there at their first visit.
+    for account in DEMO_ACCOUNTS:
+        if account.role == "agent":
+            continue
+        provider = providers[account.idp]
+        identity = db.session.scalar(
+            select(Identity).where(
+                Identity.issuer == provider.issuer, Identity.subject == account.sub
+            )
+        )
+        if identity is None:
+            user = User(
+                tenant_id=tenants[account.ministry.slug].id,
+                email=account.login,
+                display_name=f"{account.given_name} {account.family_name}",
+            )
+            db.session.add(user)
+            db.session.add(
+                Identity(
+                    user=user,
+                    provider_id=provider.id,
+                    issuer=provider.issuer,
+                    subject=account.sub,
+                )
+            )
+            db.session.commit()
+        else:
+            user = identity.user
+        operations.change_role(user, account.role)
+
+
+def _seed_provider(
+    demo_idp: DemoIdp, tenants: dict[str, Tenant], issuer: str, client_secret: str
+) -> IdentityProvider:
+    kind = ProviderKind.FEDERATION if demo_idp.federation else ProviderKind.TENANT
+    tenant = None if demo_idp.federation else tenants[demo_idp.key]
+    provider = db.session.scalar(
+        select(IdentityProvider).where(IdentityProvider.name == demo_idp.name)
+    )
+    if provider is None:
+        return operations.add_provider(
+            kind=kind,
+            tenant=tenant,
+            issuer=issuer,
+            client_id=DEMO_CLIENT_ID,
+            client_secret=client_secret,
+            name=demo_idp.name,
+            # The demo IdP gives the organisation claims under their own scope.
+            scopes="openid email profile organization",
+        )
+    if provider.issuer != issuer:
+        # Demo only: started on other ports than last time. Identities follow their provider.
+        db.session.execute(
+            update(Identity).where(Identity.issuer == provider.issuer).values(issuer=issuer)
+        )
+        provider.issuer = issuer
+    try:
+        unchanged = decrypt_secret(provider.client_secret_encrypted) == client_secret
+    except SecretDecryptionError:  # .demo/secret_key was replaced
+        unchanged = False
+    return operations.update_provider(provider, client_secret=None if unchanged else client_secret)
 
 
 if __name__ == "__main__":

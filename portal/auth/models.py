@@ -22,6 +22,12 @@ class Identity(db.Model):
         index=True,
         comment="The user this identity signs in as",
     )
+    provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("identity_providers.id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,
+        comment="The configured provider that vouched for it; null if since removed",
+    )
     issuer: Mapped[str] = mapped_column(
         String(255), nullable=False, comment="OIDC issuer URL of the identity provider (iss)"
     )

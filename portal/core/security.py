@@ -2,22 +2,29 @@
 
 No inline script or style is allowed anywhere: templates load static files only. The
 policy's connect-src lets the room page open WebSocket signalling to the SFU workers
-(SFU_CONNECT_SRC, see docs/configuration.md); form-action includes the identity provider
-because Chromium applies form-action to the redirects that follow a form submission
-(sign-out goes on to the provider's end-session endpoint).
+(SFU_CONNECT_SRC, see docs/configuration.md); form-action includes, per request, the identity
+providers a form on the page may redirect to (`allow_form_action`), because Chromium applies
+form-action to the redirects that follow a form submission (the sign-in page's form goes on to a
+provider, sign-out to the provider's end-session endpoint).
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from collections.abc import Iterable
 
-from portal.config import origin_of
+from flask import Flask, Response, g
+
+_FORM_ACTION_KEY = "csp_form_action_sources"
 
 
-def content_security_policy(config) -> str:
-    form_action = ["'self'"]
-    if config["OIDC_ISSUER"]:
-        form_action.append(origin_of(config["OIDC_ISSUER"]))
+def allow_form_action(*origins: str) -> None:
+    """Let forms of the current response redirect to `origins` (CSP form-action)."""
+    sources = g.setdefault(_FORM_ACTION_KEY, [])
+    sources.extend(origin for origin in origins if origin not in sources)
+
+
+def content_security_policy(config, form_action_sources: Iterable[str] = ()) -> str:
+    form_action = ["'self'", *form_action_sources]
     directives = {
         "default-src": "'self'",
         "script-src": "'self'",
@@ -48,6 +55,11 @@ def init_security_headers(app: Flask) -> None:
 
     @app.after_request
     def add_security_headers(response: Response) -> Response:
+        extra_form_action = g.get(_FORM_ACTION_KEY)
+        if extra_form_action:
+            response.headers.setdefault(
+                "Content-Security-Policy", content_security_policy(app.config, extra_form_action)
+            )
         for name, value in headers.items():
             response.headers.setdefault(name, value)
         return response

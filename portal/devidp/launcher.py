@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from portal.core.localports import free_port
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def start_idp(
     ensure_node_modules()
 
     config = dict(config)
-    config.setdefault("port", _free_port())
+    config.setdefault("port", free_port())
     config.setdefault("issuer", f"http://127.0.0.1:{config['port']}")
     issuer = config["issuer"].rstrip("/")
 
@@ -173,18 +174,12 @@ def _wait_until_ready(idp: DevIdp, start_offset: int, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _tail(text: str, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
 # ---------------------------------------------------------------------------------------------
-# Demo data: two fictional ministries and their agents
+# Demo data: three identity providers (two ministries' own and a federation) and their agents
 
 
 @dataclass(frozen=True)
@@ -192,6 +187,24 @@ class DemoMinistry:
     organization: str  # the `organization` claim, as the portal shows it
     organization_id: str  # the `organization_id` claim, stable identifier
     domain: str  # agents' e-mail domain
+    slug: str = ""  # the portal tenant it is seeded as ("" : none, the federation refuses it)
+
+
+@dataclass(frozen=True)
+class DemoIdp:
+    """One of the demo's identity providers; `offset` is added to the demo's --idp-port."""
+
+    key: str  # "ecologie", "culture", "federation"
+    name: str  # what the portal's sign-in page calls it
+    offset: int
+    federation: bool = False
+
+
+DEMO_IDPS: tuple[DemoIdp, ...] = (
+    DemoIdp("ecologie", "Compte agent Écologie (démo)", 0),
+    DemoIdp("culture", "Compte agent Culture (démo)", 1),
+    DemoIdp("federation", "Fédération des agents de l'État (démo)", 2, federation=True),
+)
 
 
 @dataclass(frozen=True)
@@ -200,6 +213,8 @@ class DemoAccount:
     given_name: str
     family_name: str
     ministry: DemoMinistry
+    idp: str = "ecologie"  # DemoIdp.key of the provider holding the account
+    role: str = "agent"  # role the demo seeds in the portal: agent, tenant_admin, platform_admin
     password: str = DEMO_PASSWORD
 
     @property
@@ -224,26 +239,49 @@ class DemoAccount:
         }
 
 
-ECOLOGIE = DemoMinistry("Ministère de l'Écologie (démo)", "demo-ecologie", "ecologie.gouv.fr")
-CULTURE = DemoMinistry("Ministère de la Culture (démo)", "demo-culture", "culture.gouv.fr")
-DEMO_MINISTRIES: tuple[DemoMinistry, ...] = (ECOLOGIE, CULTURE)
+ECOLOGIE = DemoMinistry(
+    "Ministère de l'Écologie (démo)", "demo-ecologie", "ecologie.gouv.fr", "ecologie"
+)
+CULTURE = DemoMinistry(
+    "Ministère de la Culture (démo)", "demo-culture", "culture.gouv.fr", "culture"
+)
+# Reached only through the federation, by its organization_id claim.
+INTERIEUR = DemoMinistry(
+    "Ministère de l'Intérieur (démo)", "demo-interieur", "interieur.gouv.fr", "interieur"
+)
+# The platform's operator, also reached through the federation.
+NUMERIQUE = DemoMinistry(
+    "Direction interministérielle du numérique (démo)",
+    "demo-numerique",
+    "numerique.gouv.fr",
+    "numerique",
+)
+# Known to the federation but not a tenant of the portal: its agents see the refusal page.
+AGENCE = DemoMinistry("Agence nationale de démonstration", "demo-agence", "agence-demo.fr")
+DEMO_MINISTRIES: tuple[DemoMinistry, ...] = (ECOLOGIE, CULTURE, INTERIEUR, NUMERIQUE)
 
 
-def _agent(given_name: str, family_name: str, ministry: DemoMinistry) -> DemoAccount:
+def _agent(
+    given_name: str, family_name: str, ministry: DemoMinistry, idp: str, role: str = "agent"
+) -> DemoAccount:
     # Léa → lea: mailbox names of ministries are plain ASCII.
     ascii_name = unicodedata.normalize("NFKD", f"{given_name}.{family_name}")
     ascii_name = ascii_name.encode("ascii", "ignore").decode()
     login = f"{ascii_name}@{ministry.domain}".lower()
-    return DemoAccount(login, given_name, family_name, ministry)
+    return DemoAccount(login, given_name, family_name, ministry, idp, role)
 
 
 DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
-    _agent("Camille", "Martin", ECOLOGIE),
-    _agent("Thomas", "Bernard", ECOLOGIE),
-    _agent("Léa", "Dubois", ECOLOGIE),
-    _agent("Julien", "Petit", CULTURE),
-    _agent("Sophie", "Moreau", CULTURE),
-    _agent("Nicolas", "Laurent", CULTURE),
+    _agent("Camille", "Martin", ECOLOGIE, "ecologie", "tenant_admin"),
+    _agent("Thomas", "Bernard", ECOLOGIE, "ecologie"),
+    _agent("Léa", "Dubois", ECOLOGIE, "ecologie"),
+    _agent("Julien", "Petit", CULTURE, "culture"),
+    _agent("Sophie", "Moreau", CULTURE, "culture"),
+    _agent("Nicolas", "Laurent", CULTURE, "culture"),
+    _agent("Inès", "Garnier", INTERIEUR, "federation"),
+    _agent("Karim", "Roux", INTERIEUR, "federation"),
+    _agent("Dominique", "Lefèvre", NUMERIQUE, "federation", "platform_admin"),
+    _agent("Alex", "Fontaine", AGENCE, "federation"),
 )
 
 
@@ -255,11 +293,13 @@ def demo_config(
     issuer: str | None = None,
     client_id: str = DEMO_CLIENT_ID,
     client_secret: str = DEMO_CLIENT_SECRET,
+    idp: str | None = None,
 ) -> dict[str, Any]:
-    """Configuration of the demo IdP: one client (the portal) and the demo agents.
+    """Configuration of a demo IdP: one client (the portal) and the demo agents it holds.
 
     `redirect_uri` is the portal's OIDC callback, `post_logout_redirect_uri` where the IdP sends
-    the browser back after logout; `issuer` defaults to http://127.0.0.1:<port>.
+    the browser back after logout; `issuer` defaults to http://127.0.0.1:<port>; `idp` (a
+    DemoIdp key) keeps only that provider's accounts (None: all of them).
     """
     return {
         "port": port,
@@ -274,5 +314,7 @@ def demo_config(
                 "token_endpoint_auth_method": "client_secret_basic",
             }
         ],
-        "accounts": [account.to_config() for account in DEMO_ACCOUNTS],
+        "accounts": [
+            account.to_config() for account in DEMO_ACCOUNTS if idp in (None, account.idp)
+        ],
     }

@@ -12,6 +12,7 @@ import { generateKeyPairSync, randomBytes, randomUUID, timingSafeEqual } from 'n
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
+import { CompactSign, decodeJwt, decodeProtectedHeader, importJWK } from 'jose';
 import Provider from 'oidc-provider';
 
 const configPath = process.argv[2] || process.env.DEVIDP_CONFIG;
@@ -99,6 +100,24 @@ let wrongJwks;
 if (hostile.publish_wrong_keys) {
   const { kty, n, e } = newSigningJwk();
   wrongJwks = JSON.stringify({ keys: [{ kty, n, e, kid: signingKey.kid, alg: 'RS256', use: 'sig' }] });
+}
+
+// tamper_id_token: the token endpoint's id_token is rewritten, then signed again with the real
+// key, so only the changed claims are wrong: {"aud": "someone-else"} (another client's token),
+// {"exp_offset": -3600} (expired an hour ago, iat moved before it), any other claim overridden.
+const tamperIdToken = hostile.tamper_id_token || null;
+
+async function tamperedIdToken(idToken) {
+  const { exp_offset: expOffset, ...overrides } = tamperIdToken;
+  const claims = { ...decodeJwt(idToken), ...overrides };
+  if (expOffset !== undefined) {
+    claims.exp = Math.floor(Date.now() / 1000) + Number(expOffset);
+    claims.iat = Math.min(claims.iat, claims.exp - 60);
+  }
+  const key = await importJWK(signingKey, signingKey.alg || 'RS256');
+  return new CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
+    .setProtectedHeader(decodeProtectedHeader(idToken))
+    .sign(key);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,6 +208,15 @@ const provider = new Provider(issuer, {
   renderError,
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
 });
+
+if (tamperIdToken) {
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.path === '/token' && ctx.status === 200 && ctx.body?.id_token) {
+      ctx.body = { ...ctx.body, id_token: await tamperedIdToken(ctx.body.id_token) };
+    }
+  });
+}
 
 // Allow any loopback redirect for the flagged clients (see loopbackClients above).
 const { prototype: clientProto } = provider.Client;

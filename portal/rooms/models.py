@@ -6,7 +6,17 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, func
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    false,
+    func,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -34,6 +44,7 @@ class ParticipantRole(enum.StrEnum):
 
 class Room(db.Model):
     __tablename__ = "rooms"
+    __table_args__ = (CheckConstraint("capacity BETWEEN 2 AND 55", name="capacity_range"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, comment="Internal identifier")
     slug: Mapped[str] = mapped_column(
@@ -45,6 +56,33 @@ class Room(db.Model):
     )
     name: Mapped[str] = mapped_column(
         String(ROOM_NAME_MAX_LENGTH), nullable=False, comment="Name chosen by the owner"
+    )
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+        comment="The owner's ministry; only its agents and admins see the room in lists",
+    )
+    capacity: Mapped[int] = mapped_column(
+        Integer,
+        nullable=False,
+        default=20,
+        server_default="20",
+        comment="Most people in the room at once; within the tenant's maximum, never above 55",
+    )
+    lobby_enabled: Mapped[bool] = mapped_column(
+        Boolean,
+        nullable=False,
+        default=True,
+        server_default=true(),
+        comment="Guests wait in a lobby until a moderator admits them",
+    )
+    audio_only_by_default: Mapped[bool] = mapped_column(
+        Boolean,
+        nullable=False,
+        default=False,
+        server_default=false(),
+        comment="Participants enter in audio-only mode unless they choose otherwise",
     )
     owner_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"),

@@ -17,8 +17,24 @@ from portal.users.models import User
 logger = logging.getLogger(__name__)
 
 
-def create_room(owner: User, name: str) -> Room:
-    room = Room(owner=owner, name=name)
+def create_room(owner: User, name: str, capacity: int | None = None) -> Room:
+    """A room in the owner's tenant, its settings taken from the tenant's policy.
+
+    `capacity` defaults to the policy's and may not exceed the policy's maximum.
+    """
+    policy = owner.tenant
+    if capacity is None:
+        capacity = policy.default_room_capacity
+    if not 2 <= capacity <= policy.max_room_capacity:
+        raise ValueError(f"capacity must be 2..{policy.max_room_capacity}")
+    room = Room(
+        owner=owner,
+        tenant_id=owner.tenant_id,
+        name=name,
+        capacity=capacity,
+        lobby_enabled=policy.lobby_by_default,
+        audio_only_by_default=policy.audio_only_by_default,
+    )
     db.session.add(room)
     db.session.commit()
     logger.info("user %s created room %s", owner.public_id, room.slug)

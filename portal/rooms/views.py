@@ -75,15 +75,17 @@ def my_rooms():
 
 @login_required
 def create_room():
-    form = CreateRoomForm()
+    form = CreateRoomForm.for_tenant(current_user.tenant)
     if form.validate_on_submit():
-        room = operations.create_room(current_user, form.name.data)
+        room = operations.create_room(current_user, form.name.data, capacity=form.capacity.data)
         flash(
             f"La salle « {room.name} » est créée. Partagez son lien : {room_url(room)}", "success"
         )
         return redirect(url_for("rooms.my_rooms"))
     status = 400 if form.is_submitted() else 200
-    return render_template("rooms/create.html", form=form), status
+    return render_template(
+        "rooms/create.html", form=form, max_capacity=current_user.tenant.max_room_capacity
+    ), status
 
 
 def remembered_choices(room: Room) -> dict | None:

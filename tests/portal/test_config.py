@@ -10,8 +10,6 @@ def test_defaults_for_local_development(tmp_path):
     assert config["PORTAL_URL"] == "http://localhost:5000"
     assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'webconf.sqlite3'}"
     assert config["REDIS_URL"] == "redis://127.0.0.1:6379/0"
-    assert config["OIDC_SCOPES"] == "openid email profile"
-    assert config["OIDC_ISSUER"] is None
     assert config["JOIN_TOKEN_LIFETIME"] == 60
     assert config["SFU_ICE_SERVERS"] == []
     assert config["SESSION_COOKIE_SECURE"] is False
@@ -34,7 +32,8 @@ def test_production_environment(tmp_path):
     }
     config = load_config(environ, instance_path=str(tmp_path))
     assert config["PORTAL_URL"] == "https://webconf.example.gouv.fr"
-    assert config["OIDC_ISSUER"] == "https://idp.example.gouv.fr"
+    # Identity providers are data now (docs/identity-providers.md): the old variables are ignored.
+    assert "OIDC_ISSUER" not in config and "OIDC_CLIENT_SECRET" not in config
     assert config["SQLALCHEMY_DATABASE_URI"] == environ["DATABASE_URL"]
     assert config["JOIN_TOKEN_LIFETIME"] == 30
     assert config["SFU_ICE_SERVERS"] == [{"urls": "stun:stun.example.gouv.fr"}]

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from portal.auth.models import Identity
 from portal.extensions import db
 from portal.rooms.models import SLUG_ALPHABET, SLUG_GROUPS, Room, new_room_slug
-from portal.users.models import User
+from portal.users.models import Role, User
 
 TABLES = {"users", "identities", "rooms"}
 
@@ -47,14 +47,16 @@ def test_constraints_follow_the_naming_convention(app):
             "uq_identities_issuer_subject"
         )
         foreign_keys = {fk["name"] for fk in inspector.get_foreign_keys("rooms")}
-        assert foreign_keys == {"fk_rooms_owner_id_users"}
+        assert foreign_keys == {"fk_rooms_owner_id_users", "fk_rooms_tenant_id_tenants"}
 
 
-def test_user_defaults(app):
+def test_user_defaults(app, create_tenant):
+    tenant = create_tenant()
     with app.app_context():
-        user = User(email="a@exemple.gouv.fr", display_name="A")
+        user = User(email="a@exemple.gouv.fr", display_name="A", tenant_id=tenant.id)
         db.session.add(user)
         db.session.commit()
+        assert user.role is Role.AGENT
         assert user.is_active is True
         assert user.created_at is not None
         assert user.last_login_at is None

@@ -1,0 +1,1 @@
+"""Administration of one ministry by its administrators: agents, rooms, policy, usage, audit."""

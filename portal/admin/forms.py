@@ -1,0 +1,119 @@
+"""Forms of the tenant administration pages, with French messages shown next to the field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
+
+from portal.core.fields import Between, FrenchDateField, WholeNumberField
+from portal.meetings.usage import MAX_DAYS
+from portal.tenants.models import PLATFORM_MAX_ROOM_CAPACITY, RECOMMENDED_ROOM_CAPACITY
+from portal.users.models import Role
+
+MIN_ROOM_CAPACITY = 2
+MAX_RETENTION_DAYS = 3650
+
+# The roles a tenant administrator may give; platform administrators are named elsewhere.
+ASSIGNABLE_ROLES = [
+    SelectChoice(Role.AGENT.value, "Agent"),
+    SelectChoice(Role.TENANT_ADMIN.value, "Administrateur du ministère"),
+]
+
+
+def strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class AgentSearchForm(FlaskForm):
+    """The search box of the agents list (GET, nothing changes: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Rechercher un agent (nom ou adresse électronique)", filters=[strip])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Rôle", choices=ASSIGNABLE_ROLES)
+    next = HiddenField()
+
+
+class AgentActionForm(FlaskForm):
+    """Deactivate or reactivate: only the CSRF token and where to come back to."""
+
+    next = HiddenField()
+
+
+class PolicyForm(FlaskForm):
+    """The tenant's policy; also part of the platform's tenant form."""
+
+    default_room_capacity = WholeNumberField(
+        "Capacité proposée pour une nouvelle salle (personnes)",
+        validators=[
+            Between(
+                MIN_ROOM_CAPACITY,
+                PLATFORM_MAX_ROOM_CAPACITY,
+                f"Indiquez une capacité entre {MIN_ROOM_CAPACITY} et "
+                f"{PLATFORM_MAX_ROOM_CAPACITY} personnes.",
+            )
+        ],
+        description=f"{RECOMMENDED_ROOM_CAPACITY} personnes sont recommandées pour une bonne "
+        "qualité d'image et de son.",
+    )
+    max_room_capacity = WholeNumberField(
+        "Capacité maximale d'une salle (personnes)",
+        validators=[
+            Between(
+                MIN_ROOM_CAPACITY,
+                PLATFORM_MAX_ROOM_CAPACITY,
+                f"La capacité maximale doit être comprise entre {MIN_ROOM_CAPACITY} et "
+                f"{PLATFORM_MAX_ROOM_CAPACITY} personnes (limite de la plateforme).",
+            )
+        ],
+        description=f"Au plus {PLATFORM_MAX_ROOM_CAPACITY} personnes : c'est la limite de la "
+        f"plateforme. Au-delà de {RECOMMENDED_ROOM_CAPACITY}, la qualité peut baisser.",
+    )
+    guests_allowed = BooleanField("Les agents peuvent inviter des personnes extérieures")
+    lobby_by_default = BooleanField("Salle d'attente activée dans les nouvelles salles")
+    audio_only_by_default = BooleanField("Nouvelles salles en audio seul par défaut")
+    retention_days = WholeNumberField(
+        "Durée de conservation (jours)",
+        validators=[
+            Between(
+                1,
+                MAX_RETENTION_DAYS,
+                f"Indiquez une durée entre 1 et {MAX_RETENTION_DAYS} jours.",
+            )
+        ],
+        description="Durée pendant laquelle les données d'utilisation et le journal "
+        "d'administration sont conservés.",
+    )
+
+    def validate_default_room_capacity(self, field) -> None:
+        maximum = self.max_room_capacity.data
+        if field.data is not None and isinstance(maximum, int) and field.data > maximum:
+            raise ValidationError(
+                f"La capacité proposée ne peut pas dépasser la capacité maximale ({maximum})."
+            )
+
+
+class UsagePeriodForm(FlaskForm):
+    """The period of the usage page (GET parameters debut and fin)."""
+
+    class Meta:
+        csrf = False
+
+    debut = FrenchDateField("Du")
+    fin = FrenchDateField("Au")
+
+    def validate_fin(self, field) -> None:
+        # A missing end means today: the span is judged against what the page would show.
+        start, end = self.debut.data, field.data or datetime.now(UTC).date()
+        if start and end < start:
+            raise ValidationError("La date de fin doit suivre la date de début.")
+        if start and (end - start).days >= MAX_DAYS:
+            raise ValidationError(f"Choisissez une période d'au plus {MAX_DAYS} jours.")

@@ -1,0 +1,1 @@
+"""Administration of the platform: ministries (tenants), identity providers, federation rules."""
