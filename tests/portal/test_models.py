@@ -14,7 +14,8 @@ from portal.extensions import db
 from portal.rooms.models import SLUG_ALPHABET, SLUG_GROUPS, Room, new_room_slug
 from portal.users.models import Role, User
 
-TABLES = {"users", "identities", "rooms"}
+# Every table the models define: the migrations must create and drop all of them.
+TABLES = set(db.metadata.tables)
 
 
 def test_migrations_match_models(app):
@@ -32,6 +33,49 @@ def test_migrations_upgrade_then_downgrade_to_base(app):
         flask_migrate.upgrade()
         db.engine.dispose()
         assert TABLES <= set(sa.inspect(db.engine).get_table_names())
+
+
+def test_tenants_migration_puts_existing_rows_in_a_tenant(app):
+    """Rows from before tenants existed land in one tenant, and survive a downgrade."""
+    with app.app_context():
+        flask_migrate.downgrade(revision="0001_initial")
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO users (public_id, email, display_name, is_active, created_at) "
+                    "VALUES ('u1', 'a@exemple.gouv.fr', 'A', :yes, CURRENT_TIMESTAMP)"
+                ),
+                {"yes": True},
+            )
+            user_id = connection.execute(sa.text("SELECT id FROM users")).scalar()
+            connection.execute(
+                sa.text(
+                    "INSERT INTO rooms (slug, name, owner_id, created_at) "
+                    "VALUES ('abcd-efgh-jkmn', 'R', :owner, CURRENT_TIMESTAMP)"
+                ),
+                {"owner": user_id},
+            )
+        flask_migrate.upgrade()
+        with db.engine.connect() as connection:
+            tenant_id = connection.execute(
+                sa.text("SELECT id FROM tenants WHERE slug = 'ministere'")
+            ).scalar()
+            assert tenant_id is not None
+            assert connection.execute(sa.text("SELECT tenant_id, role FROM users")).one() == (
+                tenant_id,
+                "agent",
+            )
+            assert connection.execute(sa.text("SELECT tenant_id, capacity FROM rooms")).one() == (
+                tenant_id,
+                20,
+            )
+        flask_migrate.downgrade(revision="0001_initial")
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT email FROM users")).scalar() == (
+                "a@exemple.gouv.fr"
+            )
+        flask_migrate.upgrade()
+        db.engine.dispose()
 
 
 def test_every_column_has_a_comment():
