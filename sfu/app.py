@@ -12,11 +12,12 @@ from sfu import ice
 from sfu.config import SfuConfig
 from sfu.events import EventPublisher
 from sfu.join_tokens import JoinTokenVerifier
+from sfu.moderation import RoomStore
 from sfu.passthrough import install_passthrough
 from sfu.registry import WorkerRegistry
-from sfu.room import Rooms
+from sfu.room import ENDED_BY_MODERATOR, Participant, Room, Rooms
 from sfu.session import Session
-from sfu.signalling import CLOSE_NORMAL
+from sfu.signalling import CLOSE_ENDED, CLOSE_NORMAL
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Worker:
         self.sessions: set[Session] = set()
         self.registry: WorkerRegistry | None = None
         self.events: EventPublisher | None = None
+        self.store = RoomStore(config.redis_url, config.redis_key_prefix)
 
     def rtc_configuration(self) -> RTCConfiguration:
         return ice.rtc_configuration(
@@ -73,6 +75,7 @@ class Worker:
         )
         # Whoever is still in a room now leaves with the worker (the portal ends the meetings).
         for room in self.rooms:
+            room.stop()
             for participant_id in list(room.participants):
                 del room.participants[participant_id]
                 if self.events is not None:
@@ -81,6 +84,7 @@ class Worker:
                     )
         if self.events is not None:
             await self.events.stop()
+        await self.store.close()
         logger.info("worker %s stopped", self.config.worker_id)
 
     def participant_joined(self, room: str, participant_id: str, count: int) -> None:
@@ -92,6 +96,31 @@ class Worker:
         """Called on the loop right after a participant was removed from `room`."""
         if self.events is not None:
             self.events.left(room, participant_id, count)
+
+    def moderation_event(
+        self, action: str, room: str, actor_uid: str, target_uid: str = ""
+    ) -> None:
+        """A moderator's action, for the portal's audit log (docs/redis.md)."""
+        if self.events is not None:
+            self.events.moderation(action, room, actor_uid, target_uid)
+
+    async def end_meeting(self, room: Room, reason: str, by: Participant | None = None) -> None:
+        """`ended {by, reason}` to everyone in the room, then close every connection (4410)."""
+        if room.ended:
+            return
+        room.ended = True
+        room.stop()
+        logger.info(
+            "meeting in room %s ended (%s%s)", room.slug, reason, f" by {by.id}" if by else ""
+        )
+        if by is not None:
+            self.moderation_event("end", room.slug, by.uid)
+        await self.store.mark_ended(room.slug, by_moderator=reason == ENDED_BY_MODERATOR)
+        await room.broadcast({"type": "ended", "by": by.id if by else None, "reason": reason})
+        await asyncio.gather(
+            *(p.close(CLOSE_ENDED, "meeting ended") for p in list(room.participants.values())),
+            return_exceptions=True,
+        )
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(

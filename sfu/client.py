@@ -6,10 +6,15 @@ Used by the tests and the benchmarks; a browser uses static/js/sfu-client.js ins
     joined = await client.join()               # {"participant_id", "participants", ...}
     event = await client.next_event("track")   # RemoteTrack(participant_id, kind, mid, track)
     await client.set_microphone(False)
+    await client.chat("Bonjour")
+    await client.publish_screen(screen_track)  # remote kind "screen" at the others
+    await client.mute_all(allow_unmute=False)  # moderators only, like remove/lock/promote/end
     await client.leave()
 
-Events (`client.events`, an asyncio.Queue of `ClientEvent`): joined, participant-joined,
-participant-left, participant-updated, track, track-ended, error, closed.
+Events (`client.events`, an asyncio.Queue of `ClientEvent`): every server message by its
+`type` (joined, participant-joined, participant-left, participant-updated, chat, hands,
+room-updated, removed, ended, error, …) plus track, track-ended and closed. `client.me` is this
+participant as the server last described it (it is not in `client.participants`).
 """
 
 from __future__ import annotations
@@ -69,11 +74,16 @@ class SfuClient:
         self.url, self.room, self.token = url, room, token
         # False: offers are only reported as events (tests answer them by hand).
         self.auto_answer = auto_answer
-        self.local_tracks = {"audio": audio, "video": video}
+        self.local_tracks: dict[str, MediaStreamTrack | None] = {
+            "audio": audio,
+            "video": video,
+            "screen": None,
+        }
         # Never aiortc's default public STUN server; max-bundle (see sfu.ice.rtc_configuration).
         self.pc = RTCPeerConnection(configuration or rtc_configuration())
         self.participant_id: str | None = None
         self.participants: dict[str, dict[str, Any]] = {}
+        self.me: dict[str, Any] = {}
         self.remote_tracks: dict[str, RemoteTrack] = {}  # mid → track
         self.events: asyncio.Queue[ClientEvent] = asyncio.Queue()
         self.last_error: dict[str, Any] | None = None
@@ -117,6 +127,48 @@ class SfuClient:
                 # aiortc's sender drops frames (sends nothing) while disabled.
                 transceiver.sender._enabled = enabled
         await self.send({"type": "mute", field_name: enabled})
+
+    async def chat(self, text: str) -> None:
+        await self.send({"type": "chat", "text": text})
+
+    async def raise_hand(self, raised: bool = True) -> None:
+        await self.send({"type": "hand", "raised": raised})
+
+    async def lower_hand(self, participant_id: str) -> None:
+        await self.send({"type": "lower-hand", "participant_id": participant_id})
+
+    async def publish_screen(self, track: MediaStreamTrack) -> None:
+        """Share `track` as a screen: attached to the slot the server's next offer adds."""
+        self.local_tracks["screen"] = track
+        await self.send({"type": "publish-screen"})
+
+    async def unpublish_screen(self) -> None:
+        track, self.local_tracks["screen"] = self.local_tracks["screen"], None
+        await self.send({"type": "unpublish-screen"})
+        if track is not None:
+            track.stop()
+
+    # Moderators' commands (others get `error {code: "forbidden"}`).
+    async def mute_participant(self, participant_id: str) -> None:
+        await self.send({"type": "mute-participant", "participant_id": participant_id})
+
+    async def mute_all(self, allow_unmute: bool = True) -> None:
+        await self.send({"type": "mute-all", "allow_unmute": allow_unmute})
+
+    async def allow_unmute(self) -> None:
+        await self.send({"type": "allow-unmute"})
+
+    async def remove(self, participant_id: str) -> None:
+        await self.send({"type": "remove", "participant_id": participant_id})
+
+    async def lock(self, locked: bool = True) -> None:
+        await self.send({"type": "lock", "locked": locked})
+
+    async def promote(self, participant_id: str) -> None:
+        await self.send({"type": "promote", "participant_id": participant_id})
+
+    async def end(self) -> None:
+        await self.send({"type": "end"})
 
     async def next_event(self, *types: str, timeout: float = 10.0) -> ClientEvent:
         """Wait for the next event of one of `types` (others are discarded)."""
@@ -174,25 +226,31 @@ class SfuClient:
         if kind == "joined":
             self.participant_id = message["participant_id"]
             self.participants = {p["id"]: p for p in message["participants"]}
+            self.me = message.get("participant", {})
             self._joined.set_result(message)
         elif kind == "offer" and self.auto_answer:
             await self._answer(message)
         elif kind == "participant-joined":
             self.participants[message["participant"]["id"]] = message["participant"]
         elif kind == "participant-updated":
-            self.participants[message["participant"]["id"]] = message["participant"]
+            if message["participant"]["id"] == self.participant_id:
+                self.me = message["participant"]
+            else:
+                self.participants[message["participant"]["id"]] = message["participant"]
         elif kind == "participant-left":
             self.participants.pop(message["participant_id"], None)
         elif kind == "error":
             self.last_error = message
+        elif kind == "ended" and not self._joined.done():
+            self._joined.set_exception(SfuError("ended", message.get("reason") or "ended"))
         self.events.put_nowait(ClientEvent(kind, message))
 
     async def _answer(self, offer: dict[str, Any]) -> None:
         await self.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
         by_mid = {t.mid: t for t in self.pc.getTransceivers()}
-        for kind, mid in offer["publish"].items():
+        for source, mid in offer["publish"].items():
             transceiver = by_mid.get(mid)
-            track = self.local_tracks.get(kind)
+            track = self.local_tracks.get(source)
             if transceiver is None:
                 continue
             if track is None:

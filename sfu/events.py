@@ -1,4 +1,5 @@
-"""Publishes participant joins and departures to the Redis stream `sfu:events` (docs/redis.md).
+"""Publishes participant joins and departures, and moderators' actions, to the Redis stream
+`sfu:events` (docs/redis.md).
 
 The portal records meetings from this stream. Publishing never blocks the media path: events go
 into a bounded in-memory queue that a background task writes to Redis in batches. When the queue
@@ -24,6 +25,7 @@ BATCH_SIZE = 100
 FORMAT_VERSION = "1"
 PARTICIPANT_JOINED = "participant-joined"
 PARTICIPANT_LEFT = "participant-left"
+MODERATION = "moderation"
 # Redis is written off the event loop's hot path, but a dead server must not hang a batch.
 _REDIS_TIMEOUT_SECONDS = 5.0
 _RETRY_PAUSE_SECONDS = 1.0
@@ -66,10 +68,23 @@ class EventPublisher:
     def left(self, room: str, participant_id: str, count: int, reason: str = "left") -> None:
         self._publish(PARTICIPANT_LEFT, room, participant_id, count, reason=reason)
 
+    def moderation(self, action: str, room: str, actor_uid: str, target_uid: str = "") -> None:
+        """A moderator's `remove`, `promote` or `end` (target_uid empty for `end`)."""
+        self._enqueue(
+            {
+                "v": FORMAT_VERSION,
+                "type": MODERATION,
+                "action": action,
+                "room": room,
+                "actor_uid": actor_uid,
+                "target_uid": target_uid,
+                "worker": self.worker_id,
+                "at": f"{time.time():.3f}",
+            },
+            f"{action} by {actor_uid} in {room}",
+        )
+
     def _publish(self, kind: str, room: str, participant_id: str, count: int, **extra) -> None:
-        if self._closed:
-            self._drop(f"{kind} of {participant_id} in {room} after the publisher stopped")
-            return
         event = {
             "v": FORMAT_VERSION,
             "type": kind,
@@ -80,10 +95,16 @@ class EventPublisher:
             "count": str(count),
             **extra,
         }
+        self._enqueue(event, f"{kind} of {participant_id} in {room}")
+
+    def _enqueue(self, event: dict[str, str], what: str) -> None:
+        if self._closed:
+            self._drop(f"{what} after the publisher stopped")
+            return
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
-            self._drop(f"{kind} of {participant_id} in {room}: queue full")
+            self._drop(f"{what}: queue full")
 
     def _drop(self, what: str, number: int = 1) -> None:
         self.dropped += number

@@ -5,6 +5,7 @@ publisher's receiver and pushes them to each subscriber's queue. Video subscribe
 until a keyframe: a new subscriber, or one whose queue overflowed (flushed, re-gated, keyframe
 requested). Video is dropped before audio: a video frame is refused as soon as the same
 subscriber's audio is backing up, while audio is only dropped when its own queue is full.
+A paused publication (a participant muted by a moderator) is still read but forwarded to no one.
 """
 
 from __future__ import annotations
@@ -110,10 +111,19 @@ class Publication:
     """One track a participant sends to the SFU, and the subscribers it is forwarded to."""
 
     def __init__(
-        self, owner_id: str, kind: str, track: MediaStreamTrack, receiver: RTCRtpReceiver
+        self,
+        owner_id: str,
+        kind: str,
+        track: MediaStreamTrack,
+        receiver: RTCRtpReceiver,
+        source: str | None = None,
     ) -> None:
         self.owner_id = owner_id
-        self.kind = kind
+        self.kind = kind  # media kind: "audio" or "video"
+        # What subscribers are told (`tracks[mid].kind`): "audio", "video" or "screen".
+        self.source = source or kind
+        # Checked for every frame: forward nothing while True (moderator mute).
+        self.paused = False
         self._track = track
         self._receiver = receiver
         self.keyframes = KeyframeRequester(receiver) if kind == "video" else None
@@ -143,9 +153,11 @@ class Publication:
             try:
                 packet = await self._track.recv()
             except MediaStreamError:
-                logger.info("%s track of %s ended", self.kind, self.owner_id)
+                logger.info("%s track of %s ended", self.source, self.owner_id)
                 return
             self.frames_received += 1
+            if self.paused:
+                continue
             if self.keyframes is not None and self.keyframes.media_ssrc is None:
                 # The answer announced no SSRC: use the only source seen, if it is unambiguous.
                 sources = self._receiver.getSynchronizationSources()

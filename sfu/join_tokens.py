@@ -13,6 +13,10 @@ import jwt
 
 JOIN_TOKEN_AUDIENCE = "webconf-sfu"  # noqa: S105 - an audience name, not a secret
 ROLES = frozenset({"moderator", "participant"})
+# Room capacity when the token does not say (docs/meetings.md: never above 55).
+DEFAULT_CAPACITY = 55
+MAX_CAPACITY = 55
+GUEST_UID_PREFIX = "guest:"
 # Generous bound on how many token ids can be seen within one token lifetime.
 _REPLAY_CACHE_SIZE = 100_000
 _CLOCK_SKEW_SECONDS = 5
@@ -33,6 +37,16 @@ class JoinClaims:
     display_name: str
     role: str
     expires_at: int
+    # Stable identity in this room (bans apply to it); the token's `sub` when it has no `uid`.
+    uid: str = ""
+    capacity: int = DEFAULT_CAPACITY
+    audio_only: bool = False
+    # Unix seconds at which the SFU ends the meeting (schedule end + 5 min), if scheduled.
+    close_at: float | None = None
+
+    @property
+    def guest(self) -> bool:
+        return self.uid.startswith(GUEST_UID_PREFIX)
 
 
 class JoinTokenVerifier:
@@ -75,6 +89,7 @@ class JoinTokenVerifier:
         name = claims.get("name")
         if role not in ROLES or not isinstance(name, str) or not name.strip():
             raise JoinTokenError("malformed", "join token lacks a valid role or name")
+        meeting = _meeting_claims(claims)
         self._remember_once(claims["jti"], claims["exp"], now)
         return JoinClaims(
             room=room,
@@ -82,6 +97,7 @@ class JoinTokenVerifier:
             display_name=name,
             role=role,
             expires_at=claims["exp"],
+            **meeting,
         )
 
     def _remember_once(self, token_id: str, expires_at: int, now: float) -> None:
@@ -96,3 +112,27 @@ class JoinTokenVerifier:
         if token_id in self._seen_token_ids:
             raise JoinTokenError("replayed", "join token has already been used")
         self._seen_token_ids[token_id] = expires_at
+
+
+def _meeting_claims(claims: dict) -> dict:
+    """The optional meeting claims (docs/join-tokens.md), with their defaults when absent."""
+    uid = claims.get("uid", claims["sub"])
+    capacity = claims.get("cap", DEFAULT_CAPACITY)
+    audio_only = claims.get("audio_only", False)
+    close_at = claims.get("close_at")
+    if not isinstance(uid, str) or not uid.strip() or len(uid) > 200:
+        raise JoinTokenError("malformed", "join token has an invalid uid")
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        raise JoinTokenError("malformed", "join token has an invalid cap")
+    if not isinstance(audio_only, bool):
+        raise JoinTokenError("malformed", "join token has an invalid audio_only")
+    if close_at is not None and (
+        isinstance(close_at, bool) or not isinstance(close_at, int | float)
+    ):
+        raise JoinTokenError("malformed", "join token has an invalid close_at")
+    return {
+        "uid": uid,
+        "capacity": min(capacity, MAX_CAPACITY),
+        "audio_only": audio_only,
+        "close_at": float(close_at) if close_at is not None else None,
+    }

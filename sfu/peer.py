@@ -1,7 +1,8 @@
 """One participant's RTCPeerConnection and its negotiations, the SFU always being the offerer.
 
-The server creates recvonly audio/video transceivers for the participant's own publication and
-one sendonly transceiver per track of every other participant. Each change in the room only
+The server creates recvonly audio/video transceivers for the participant's own publication (plus
+a third, video, while they share their screen) and one sendonly transceiver per track of every
+other participant. Each change in the room only
 marks the peer "dirty"; a single task runs one offer/answer at a time, so changes arriving
 during a negotiation are folded into the next one (no glare, nothing lost).
 """
@@ -25,6 +26,7 @@ from sfu.signalling import CLOSE_BAD_REQUEST, CLOSE_TIMEOUT, SignallingError
 logger = logging.getLogger(__name__)
 
 KINDS = ("audio", "video")
+SCREEN = "screen"  # a publication source whose media kind is video
 
 
 @dataclass(eq=False)
@@ -123,11 +125,11 @@ class Peer:
                 "type": "offer",
                 "revision": self.revision,
                 "sdp": self.pc.localDescription.sdp,
-                "publish": {kind: t.mid for kind, t in self.publish_transceivers.items()},
+                "publish": {source: t.mid for source, t in self.publish_transceivers.items()},
                 "tracks": {
                     sub.transceiver.mid: {
                         "participant_id": sub.publication.owner_id,
-                        "kind": sub.publication.kind,
+                        "kind": sub.publication.source,
                     }
                     for sub in self.subscriptions.values()
                 },
@@ -148,6 +150,25 @@ class Peer:
                 "bad_sdp", f"the answer SDP was refused: {exc}", CLOSE_BAD_REQUEST
             ) from exc
         await self._publish_answered_tracks(answer_sdp)
+
+    def add_screen_slot(self) -> bool:
+        """A recvonly video transceiver for a screen share; False if there already is one."""
+        if SCREEN in self.publish_transceivers:
+            return False
+        transceiver = self.pc.addTransceiver("video", direction="recvonly")
+        transceiver.setCodecPreferences(forwarded_codec_capabilities("video"))
+        self.publish_transceivers[SCREEN] = transceiver
+        self.request_negotiation()
+        return True
+
+    def remove_screen_slot(self) -> bool:
+        """Deactivate the screen share's transceiver (aiortc cannot remove an m-line)."""
+        transceiver = self.publish_transceivers.pop(SCREEN, None)
+        if transceiver is None:
+            return False
+        transceiver.direction = "inactive"
+        self.request_negotiation()
+        return True
 
     async def _sync_subscriptions(self) -> None:
         """Add a sendonly transceiver per new remote publication, deactivate departed ones."""
@@ -175,9 +196,9 @@ class Peer:
 
     async def _publish_answered_tracks(self, answer_sdp: str) -> None:
         """Start forwarding the tracks the participant agreed to send in its answer."""
-        published = False
-        for kind, transceiver in self.publish_transceivers.items():
-            key = (self.participant.id, kind)
+        published = []
+        for source, transceiver in self.publish_transceivers.items():
+            key = (self.participant.id, source)
             track = transceiver.receiver.track
             if (
                 key in self.room.publications
@@ -185,15 +206,22 @@ class Peer:
                 or transceiver.currentDirection not in ("recvonly", "sendrecv")
             ):
                 continue
-            publication = Publication(self.participant.id, kind, track, transceiver.receiver)
+            publication = Publication(
+                self.participant.id, transceiver.kind, track, transceiver.receiver, source=source
+            )
             if publication.keyframes is not None:
                 publication.keyframes.media_ssrc = media_ssrc_from_sdp(answer_sdp, transceiver.mid)
+            if source == "audio":
+                publication.paused = self.participant.audio_blocked
             publication.start()
             self.room.publications[key] = publication
-            published = True
-            logger.info("%s publishes %s in room %s", self.participant.id, kind, self.room.slug)
+            published.append(source)
+            logger.info("%s publishes %s in room %s", self.participant.id, source, self.room.slug)
         if published:
             self.room.renegotiate_others(self.participant.id)
+        if SCREEN in published:
+            self.participant.screen = True
+            await self.room.broadcast_participant(self.participant)
 
     async def close(self) -> None:
         if self._task is not None and self._task is not asyncio.current_task():

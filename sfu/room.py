@@ -1,12 +1,16 @@
-"""Rooms and participants hosted by this worker: who is there, what they publish, their mute state.
+"""Rooms and participants hosted by this worker: who is there, what they publish, their mute state,
+raised hands, the room's lock and mute-all, and the timer that ends a meeting that runs too long.
 
-Pure state plus broadcast; media and negotiation live in forwarding.py and peer.py. Runs on the
-event loop only.
+Pure state plus broadcast; media and negotiation live in forwarding.py and peer.py, moderation
+(who may do what, Redis) in session.py and moderation.py. Runs on the event loop only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +22,19 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[None]]
+
+MODERATOR = "moderator"
+# Longest meeting, from its first participant (docs/meetings.md).
+MAX_MEETING_SECONDS = 6 * 3600
+# Why a meeting ended (`ended {reason}`).
+ENDED_BY_MODERATOR = "moderator"
+ENDED_BY_SCHEDULE = "schedule"
+ENDED_BY_MAX_DURATION = "max_duration"
+
+
+async def _no_close(code: int, reason: str) -> None:
+    return None
 
 
 @dataclass(eq=False)
@@ -26,17 +43,32 @@ class Participant:
     name: str
     role: str
     send: Send
+    # Stable identity in the room (the token's `uid`); bans apply to it.
+    uid: str = ""
+    guest: bool = False
+    close: Close = _no_close
     microphone: bool = True
     camera: bool = True
+    screen: bool = False
+    hand: bool = False
+    # Muted by a moderator: the SFU drops this participant's audio until they unmute.
+    audio_blocked: bool = False
     peer: Peer | None = None
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.role == MODERATOR
 
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
             "role": self.role,
+            "guest": self.guest,
             "microphone": self.microphone,
             "camera": self.camera,
+            "screen": self.screen,
+            "hand": self.hand,
         }
 
 
@@ -44,11 +76,96 @@ class Participant:
 class Room:
     slug: str
     participants: dict[str, Participant] = field(default_factory=dict)
-    # (owner participant id, kind) → publication
+    # (owner participant id, source: "audio" | "video" | "screen") → publication
     publications: dict[tuple[str, str], Publication] = field(default_factory=dict)
+    locked: bool = False
+    mute_all: bool = False  # a mute-all is in force: non-moderators arrive muted
+    allow_unmute: bool = True
+    hands: list[str] = field(default_factory=list)  # participant ids, in raising order
+    # uids removed by a moderator (also in Redis; kept here in case Redis is unavailable).
+    banned: set[str] = field(default_factory=set)
+    ended: bool = False
+    started_at: float | None = None
+    close_at: float | None = None
+    max_seconds: float = MAX_MEETING_SECONDS
+    _on_deadline: Callable[[str], Awaitable[None]] | None = field(default=None, repr=False)
+    _timer: asyncio.Task | None = field(default=None, repr=False)
+
+    # -- the meeting's deadline -------------------------------------------------------------
+
+    def start(
+        self, on_deadline: Callable[[str], Awaitable[None]], now: float | None = None
+    ) -> None:
+        """Start the timer that calls `on_deadline(reason)` at the end of the meeting."""
+        self.started_at = time.time() if now is None else now
+        self._on_deadline = on_deadline
+        self._schedule()
+
+    def set_close_at(self, close_at: float | None) -> None:
+        """The latest token's `close_at` wins (the portal knows the current schedule)."""
+        if close_at is None or close_at == self.close_at:
+            return
+        self.close_at = close_at
+        if self._on_deadline is not None:
+            self._schedule()
+
+    def deadline(self) -> tuple[float, str]:
+        """When the meeting must end and why."""
+        longest = (self.started_at or time.time()) + self.max_seconds
+        if self.close_at is not None and self.close_at <= longest:
+            return self.close_at, ENDED_BY_SCHEDULE
+        return longest, ENDED_BY_MAX_DURATION
+
+    def stop(self) -> None:
+        if self._timer is not None and self._timer is not asyncio.current_task():
+            self._timer.cancel()
+        self._timer = None
+
+    def _schedule(self) -> None:
+        self.stop()
+        at, reason = self.deadline()
+        self._timer = asyncio.get_running_loop().create_task(self._end_at(at, reason))
+
+    async def _end_at(self, at: float, reason: str) -> None:
+        delay = at - time.time()
+        if delay > 0 and math.isfinite(delay):
+            await asyncio.sleep(delay)
+        self._timer = None  # ending the meeting stops the room: not this task
+        logger.info("room %s reached its end (%s)", self.slug, reason)
+        await self._on_deadline(reason)
+
+    # -- participants -------------------------------------------------------------------------
 
     def others(self, participant_id: str) -> list[Participant]:
         return [p for p in self.participants.values() if p.id != participant_id]
+
+    def unmute_forbidden(self, participant: Participant) -> bool:
+        return self.mute_all and not self.allow_unmute and not participant.is_moderator
+
+    def set_audio_blocked(self, participant: Participant, blocked: bool) -> None:
+        """Stop (or resume) forwarding the participant's audio at the fan-out."""
+        participant.audio_blocked = blocked
+        publication = self.publications.get((participant.id, "audio"))
+        if publication is not None:
+            publication.paused = blocked
+
+    def set_hand(self, participant: Participant, raised: bool) -> bool:
+        """Raise or lower a hand; True if the queue changed."""
+        participant.hand = raised
+        if raised and participant.id not in self.hands:
+            self.hands.append(participant.id)
+            return True
+        if not raised and participant.id in self.hands:
+            self.hands.remove(participant.id)
+            return True
+        return False
+
+    def describe(self) -> dict[str, Any]:
+        """The room's shared state, as in `room-updated`."""
+        return {
+            "locked": self.locked,
+            "mute_all": {"active": self.mute_all, "allow_unmute": self.allow_unmute},
+        }
 
     async def broadcast(self, message: dict[str, Any], *, exclude: str | None = None) -> None:
         for participant in list(self.participants.values()):
@@ -58,6 +175,12 @@ class Room:
                 await participant.send(message)
             except Exception:  # one dead socket must not stop the others' updates
                 logger.debug("could not send %s to %s", message.get("type"), participant.id)
+
+    async def broadcast_participant(self, participant: Participant) -> None:
+        await self.broadcast({"type": "participant-updated", "participant": participant.describe()})
+
+    async def broadcast_hands(self) -> None:
+        await self.broadcast({"type": "hands", "queue": list(self.hands)})
 
     def renegotiate_others(self, participant_id: str) -> None:
         for participant in self.others(participant_id):
@@ -73,14 +196,19 @@ class Rooms:
 
     def get_or_create(self, slug: str) -> Room:
         room = self._rooms.get(slug)
-        if room is None:
+        # An ended room whose participants are still being closed is not joined: a new one is.
+        if room is None or room.ended:
             room = self._rooms[slug] = Room(slug)
             logger.info("room %s opened", slug)
         return room
 
+    def find(self, slug: str) -> Room | None:
+        return self._rooms.get(slug)
+
     def discard_if_empty(self, room: Room) -> None:
         if not room.participants and self._rooms.get(room.slug) is room:
             del self._rooms[room.slug]
+            room.stop()
             logger.info("room %s closed", room.slug)
 
     def __iter__(self):

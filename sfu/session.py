@@ -1,7 +1,10 @@
-"""One signalling connection: admits a participant with its join token, then serves its messages.
+"""One signalling connection: admits a participant with its join token, then serves its messages
+(media negotiation, mute, chat, hands, screen sharing, moderators' commands: docs/meetings.md).
 
 Any failure ends this connection only — an `error` message, then a close code — and the
-participant leaves its room cleanly; the rest of the room is untouched.
+participant leaves its room cleanly; the rest of the room is untouched. A refused request
+(`Refusal`: not a moderator, unmute forbidden, chat too long) is answered with an `error` and the
+connection stays open.
 """
 
 from __future__ import annotations
@@ -9,24 +12,42 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
 from sfu.join_tokens import JoinTokenError
-from sfu.peer import Peer
-from sfu.room import Participant, Room
+from sfu.peer import SCREEN, Peer
+from sfu.room import ENDED_BY_MODERATOR, ENDED_BY_SCHEDULE, MODERATOR, Participant, Room
 from sfu.signalling import (
     CLOSE_CONFLICT,
+    CLOSE_ENDED,
+    CLOSE_FORBIDDEN,
+    CLOSE_FULL,
     CLOSE_INTERNAL_ERROR,
+    CLOSE_LOCKED,
     CLOSE_NORMAL,
     CLOSE_TIMEOUT,
     CLOSE_UNAUTHORIZED,
+    AllowUnmute,
     Answer,
+    Chat,
+    End,
+    Hand,
     Join,
     Leave,
+    Lock,
+    LowerHand,
     Mute,
+    MuteAll,
+    MuteParticipant,
+    Promote,
+    PublishScreen,
+    Refusal,
+    Remove,
     SignallingError,
+    UnpublishScreen,
     parse_client_message,
 )
 
@@ -34,6 +55,9 @@ if TYPE_CHECKING:
     from sfu.app import Worker
 
 logger = logging.getLogger(__name__)
+
+MAX_CHAT_CHARS = 2000
+MODERATOR_COMMANDS = (MuteParticipant, MuteAll, AllowUnmute, Remove, Lock, Promote, End)
 
 
 class _Closed(Exception):
@@ -58,7 +82,13 @@ class Session:
                 if isinstance(message, Leave):
                     await self._close(CLOSE_NORMAL, "left")
                     return
-                await self._handle(message)
+                try:
+                    await self._handle(message)
+                except Refusal as refusal:
+                    logger.info(
+                        "refused %s to %s: %s", type(message).__name__, self._who(), refusal.code
+                    )
+                    await self.send(refusal.to_message())
         except _Closed:
             pass
         except SignallingError as error:
@@ -100,23 +130,60 @@ class Session:
             raise SignallingError(
                 "invalid_token", str(exc), CLOSE_UNAUTHORIZED, reason=exc.reason
             ) from exc
+        if claims.close_at is not None and claims.close_at <= time.time():
+            # The scheduled meeting is over (its room, if still open, is ended by its timer).
+            existing = self.worker.rooms.find(join.room)
+            if existing is not None:
+                existing.set_close_at(claims.close_at)
+            await self.send({"type": "ended", "by": None, "reason": ENDED_BY_SCHEDULE})
+            await self._close(CLOSE_ENDED, "meeting ended")
+            raise _Closed
+        # Redis first: no await between the checks on the room below and entering it.
+        banned, locked = await self.worker.store.admission(join.room, claims.uid)
         room = self.worker.rooms.get_or_create(join.room)
-        if claims.participant_id in room.participants:
-            self.worker.rooms.discard_if_empty(room)
-            raise SignallingError(
+        moderator = claims.role == MODERATOR
+        refusal = None
+        if banned or claims.uid in room.banned:
+            refusal = SignallingError(
+                "banned", "you were removed from this meeting", CLOSE_FORBIDDEN
+            )
+        elif (locked or room.locked) and not moderator:
+            refusal = SignallingError("room_locked", "the meeting is locked", CLOSE_LOCKED)
+        elif len(room.participants) >= claims.capacity and not moderator:
+            # Moderators always enter, so that an organiser is never locked out.
+            refusal = SignallingError("room_full", "the meeting is full", CLOSE_FULL)
+        elif claims.participant_id in room.participants:
+            refusal = SignallingError(
                 "duplicate_participant", "this participant is already in the room", CLOSE_CONFLICT
             )
+        if refusal is not None:
+            self.worker.rooms.discard_if_empty(room)
+            raise refusal
         participant = Participant(
-            id=claims.participant_id, name=claims.display_name, role=claims.role, send=self.send
+            id=claims.participant_id,
+            name=claims.display_name,
+            role=claims.role,
+            send=self.send,
+            uid=claims.uid,
+            guest=claims.guest,
+            close=self._close,
         )
+        if room.mute_all and not moderator:
+            participant.microphone = False
+            participant.audio_blocked = True
+        room.locked = room.locked or locked
         self.participant, self.room = participant, room
         others = [p.describe() for p in room.others(participant.id)]
         room.participants[participant.id] = participant
+        room.set_close_at(claims.close_at)
+        if room.started_at is None:
+            room.start(lambda reason: self.worker.end_meeting(room, reason))
         self.worker.participant_joined(room.slug, participant.id, len(room.participants))
         logger.info(
-            "%s (%s) joined room %s from %s",
+            "%s (%s, uid %s) joined room %s from %s",
             participant.id,
             participant.role,
+            participant.uid,
             room.slug,
             self.remote,
         )
@@ -126,6 +193,10 @@ class Session:
                 "participant_id": participant.id,
                 "room": room.slug,
                 "participants": others,
+                "participant": participant.describe(),
+                "audio_only": claims.audio_only,
+                "hands": list(room.hands),
+                **room.describe(),
             }
         )
         await room.broadcast(
@@ -148,14 +219,126 @@ class Session:
         if isinstance(message, Answer):
             participant.peer.deliver_answer(message.revision, message.sdp)
         elif isinstance(message, Mute):
-            if message.microphone is not None:
-                participant.microphone = message.microphone
-            if message.camera is not None:
-                participant.camera = message.camera
-            await room.broadcast(
-                {"type": "participant-updated", "participant": participant.describe()},
-                exclude=participant.id,
+            await self._mute(message)
+        elif isinstance(message, Chat):
+            await self._chat(message.text)
+        elif isinstance(message, Hand):
+            if room.set_hand(participant, message.raised):
+                await room.broadcast_participant(participant)
+                await room.broadcast_hands()
+        elif isinstance(message, LowerHand):
+            target = self._target(message.participant_id)
+            if target is not participant and not participant.is_moderator:
+                raise Refusal("forbidden", "only a moderator may lower someone else's hand")
+            if room.set_hand(target, False):
+                await room.broadcast_participant(target)
+                await room.broadcast_hands()
+        elif isinstance(message, PublishScreen):
+            participant.peer.add_screen_slot()
+        elif isinstance(message, UnpublishScreen):
+            await self._stop_screen()
+        elif isinstance(message, MODERATOR_COMMANDS):
+            if not participant.is_moderator:
+                raise Refusal("forbidden", "only a moderator may do this")
+            await self._moderate(message)
+
+    async def _mute(self, message: Mute) -> None:
+        participant, room = self.participant, self.room
+        if message.microphone and room.unmute_forbidden(participant):
+            raise Refusal("unmute_forbidden", "a moderator has muted everyone")
+        if message.microphone is not None:
+            participant.microphone = message.microphone
+            if message.microphone and participant.audio_blocked:
+                room.set_audio_blocked(participant, False)
+        if message.camera is not None:
+            participant.camera = message.camera
+        await room.broadcast_participant(participant)
+
+    async def _chat(self, text: str) -> None:
+        if len(text) > MAX_CHAT_CHARS:
+            raise Refusal("too_long", f"a chat message has at most {MAX_CHAT_CHARS} characters")
+        if not text.strip():
+            return
+        participant = self.participant
+        # Relayed, never stored nor logged.
+        await self.room.broadcast(
+            {
+                "type": "chat",
+                "from": participant.id,
+                "name": participant.name,
+                "text": text,
+                "at": round(time.time(), 3),
+            }
+        )
+
+    async def _stop_screen(self) -> None:
+        participant, room = self.participant, self.room
+        publication = room.publications.pop((participant.id, SCREEN), None)
+        if publication is not None:
+            await publication.stop()
+        removed_slot = participant.peer.remove_screen_slot()
+        if publication is not None:
+            room.renegotiate_others(participant.id)
+        if publication is not None or removed_slot or participant.screen:
+            participant.screen = False
+            await room.broadcast_participant(participant)
+
+    def _target(self, participant_id: str) -> Participant:
+        target = self.room.participants.get(participant_id)
+        if target is None:
+            raise Refusal("unknown_participant", "no such participant in the room")
+        return target
+
+    async def _moderate(self, command: Any) -> None:
+        moderator, room, worker = self.participant, self.room, self.worker
+        if isinstance(command, MuteParticipant):
+            target = self._target(command.participant_id)
+            target.microphone = False
+            room.set_audio_blocked(target, True)
+            await room.broadcast_participant(target)
+        elif isinstance(command, MuteAll):
+            room.mute_all, room.allow_unmute = True, command.allow_unmute
+            muted = [p for p in room.participants.values() if not p.is_moderator]
+            for target in muted:  # every audio stops at once, before any message is sent
+                target.microphone = False
+                room.set_audio_blocked(target, True)
+            await room.broadcast({"type": "room-updated", **room.describe()})
+            for target in muted:
+                await room.broadcast_participant(target)
+        elif isinstance(command, AllowUnmute):
+            room.allow_unmute = True
+            await room.broadcast({"type": "room-updated", **room.describe()})
+        elif isinstance(command, Lock):
+            room.locked = command.locked
+            await worker.store.set_locked(room.slug, command.locked)
+            await room.broadcast({"type": "room-updated", **room.describe()})
+        elif isinstance(command, Promote):
+            target = self._target(command.participant_id)
+            if not target.is_moderator:
+                target.role = MODERATOR
+                worker.moderation_event("promote", room.slug, moderator.uid, target.uid)
+                logger.info("%s promoted %s in room %s", moderator.id, target.id, room.slug)
+                await room.broadcast_participant(target)
+        elif isinstance(command, Remove):
+            target = self._target(command.participant_id)
+            if target.uid == moderator.uid:
+                raise Refusal("forbidden", "a moderator cannot remove themselves")
+            room.banned.add(target.uid)
+            await worker.store.ban(room.slug, target.uid)
+            worker.moderation_event("remove", room.slug, moderator.uid, target.uid)
+            logger.info(
+                "%s removed %s (uid %s) from room %s",
+                moderator.id,
+                target.id,
+                target.uid,
+                room.slug,
             )
+            # Every connection of that person goes (the ban is on the uid).
+            for other in [p for p in room.participants.values() if p.uid == target.uid]:
+                await other.send({"type": "removed", "by": moderator.id})
+                await other.close(CLOSE_FORBIDDEN, "removed")
+        elif isinstance(command, End):
+            await worker.end_meeting(room, ENDED_BY_MODERATOR, by=moderator)
 
     async def send(self, message: dict[str, Any]) -> None:
         if self.ws.closed:
@@ -189,10 +372,12 @@ class Session:
         if room.participants.get(participant.id) is participant:
             del room.participants[participant.id]
             self.worker.participant_left(room.slug, participant.id, len(room.participants))
-        for kind in ("audio", "video"):
-            publication = room.publications.get((participant.id, kind))
+        if room.set_hand(participant, False):
+            await room.broadcast_hands()
+        for source in ("audio", "video", SCREEN):
+            publication = room.publications.get((participant.id, source))
             if publication is not None and publication.owner_id == participant.id:
-                del room.publications[(participant.id, kind)]
+                del room.publications[(participant.id, source)]
                 await publication.stop()
         if participant.peer is not None:
             try:

@@ -16,11 +16,28 @@ CLOSE_TOO_LARGE = 1009
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
-CLOSE_CONFLICT = 4409
+CLOSE_FORBIDDEN = 4403  # banned from the room, or removed by a moderator
 CLOSE_TIMEOUT = 4408
+CLOSE_CONFLICT = 4409
+CLOSE_ENDED = 4410  # the meeting ended (moderator, schedule or longest duration)
+CLOSE_LOCKED = 4423
+CLOSE_FULL = 4429
 
 MAX_TOKEN_CHARS = 8192
 MAX_ROOM_CHARS = 200
+MAX_PARTICIPANT_ID_CHARS = 200
+
+
+class Refusal(Exception):
+    """Refuse one request without closing: send {type: error, code, message}, keep serving."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def to_message(self) -> dict[str, Any]:
+        return {"type": "error", "code": self.code, "message": self.message}
 
 
 class SignallingError(Exception):
@@ -60,7 +77,96 @@ class Leave:
     pass
 
 
-ClientMessage = Join | Answer | Mute | Leave
+@dataclass(frozen=True)
+class Chat:
+    text: str
+
+
+@dataclass(frozen=True)
+class Hand:
+    raised: bool
+
+
+@dataclass(frozen=True)
+class PublishScreen:
+    pass
+
+
+@dataclass(frozen=True)
+class UnpublishScreen:
+    pass
+
+
+# Moderator commands (docs/meetings.md). `participant_id` names the participant acted upon.
+@dataclass(frozen=True)
+class LowerHand:
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class MuteParticipant:
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class MuteAll:
+    allow_unmute: bool
+
+
+@dataclass(frozen=True)
+class AllowUnmute:
+    pass
+
+
+@dataclass(frozen=True)
+class Remove:
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class Lock:
+    locked: bool
+
+
+@dataclass(frozen=True)
+class Promote:
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class End:
+    pass
+
+
+ModeratorCommand = MuteParticipant | MuteAll | AllowUnmute | Remove | Lock | Promote | End
+ClientMessage = (
+    Join
+    | Answer
+    | Mute
+    | Leave
+    | Chat
+    | Hand
+    | LowerHand
+    | PublishScreen
+    | UnpublishScreen
+    | ModeratorCommand
+)
+
+# Messages without fields.
+_EMPTY_MESSAGES = {
+    "leave": Leave,
+    "publish-screen": PublishScreen,
+    "unpublish-screen": UnpublishScreen,
+    "allow-unmute": AllowUnmute,
+    "end": End,
+}
+# Messages naming one participant.
+_TARGETED_MESSAGES = {
+    "lower-hand": LowerHand,
+    "mute-participant": MuteParticipant,
+    "remove": Remove,
+    "promote": Promote,
+}
 
 
 def _field(data: dict, name: str, kind: type, *, required: bool = True, max_chars: int = 0):
@@ -107,6 +213,19 @@ def parse_client_message(raw: str | bytes, max_bytes: int) -> ClientMessage:
         if mute.microphone is None and mute.camera is None:
             raise SignallingError("malformed_message", "'mute' needs 'microphone' or 'camera'")
         return mute
-    if kind == "leave":
-        return Leave()
+    if kind in _EMPTY_MESSAGES:
+        return _EMPTY_MESSAGES[kind]()
+    if kind in _TARGETED_MESSAGES:
+        return _TARGETED_MESSAGES[kind](
+            participant_id=_field(data, "participant_id", str, max_chars=MAX_PARTICIPANT_ID_CHARS)
+        )
+    if kind == "chat":
+        # The length limit (too_long) is checked by the session: it is not fatal.
+        return Chat(text=_field(data, "text", str))
+    if kind == "hand":
+        return Hand(raised=_field(data, "raised", bool))
+    if kind == "mute-all":
+        return MuteAll(allow_unmute=_field(data, "allow_unmute", bool))
+    if kind == "lock":
+        return Lock(locked=_field(data, "locked", bool))
     raise SignallingError("unknown_message_type", f"unknown message type '{kind[:64]}'")

@@ -1,35 +1,70 @@
-// SFU client for browsers: the client side of docs/protocol.md. Plain ES module, no UI.
+// SFU client for browsers: the client side of docs/protocol.md (meetings: docs/meetings.md).
+// Plain ES module, no UI.
 //
 //   import { SfuSession } from "/static/js/sfu-client.js";
 //   const session = new SfuSession({ signallingUrl, room, token, iceServers: [] });
-//   session.addEventListener("track", (e) => attach(e.detail.participantId, e.detail.stream));
-//   const { participantId, participants } = await session.join(localStream);
+//   session.addEventListener("track", (e) => attach(e.detail.participantId, e.detail.kind, e.detail.stream));
+//   const { participantId, participants, me, audioOnly } = await session.join(localStream);
 //   session.setMicrophoneEnabled(false);
+//   session.sendChat("Bonjour");
+//   await session.startScreenShare(await navigator.mediaDevices.getDisplayMedia({ video: true }));
 //   session.leave();
 //
 // Constructor options: signallingUrl (ws:// or wss:// URL from the portal), room (slug),
 // token (join token), iceServers (the platform's own STUN/TURN servers; default [] — never a
 // third party's).
 //
+// A participant object is {id, name, role ("moderator" | "participant"), guest, microphone,
+// camera, screen, hand} (booleans; microphone/camera true = on, screen true = sharing,
+// hand true = raised).
+//
 // Methods:
-//   join(localStream) → Promise<{participantId, participants}>; rejects with an Error whose
-//     `code` is the server's error code if the join is refused. localStream may lack audio or
-//     video (or be null): that side is then not sent.
+//   join(localStream) → Promise<{participantId, participants, me, audioOnly, locked, muteAll,
+//     hands}>; rejects with an Error whose `code` is the server's error code if the join is
+//     refused (banned, room_locked, room_full, invalid_token, …; "ended" when the scheduled
+//     meeting is already over). localStream may lack audio or video (or be null): that side is
+//     then not sent. audioOnly: the room asks participants to start without their camera.
 //   setMicrophoneEnabled(bool), setCameraEnabled(bool): stop/resume sending (track.enabled)
-//     and tell the others.
+//     and tell the others. Turning the microphone on may be refused (`error` unmute_forbidden,
+//     the track is disabled again) while a moderator's mute-all forbids it.
+//   sendChat(text): to everyone (≤ 2000 characters, else `error` too_long).
+//   raiseHand(raised = true): raise or lower one's own hand.
+//   lowerHand(participantId): lower someone's hand (moderators; anyone for their own).
+//   startScreenShare(stream) → Promise: share the stream's video track (getDisplayMedia);
+//     sharing stops by itself when the browser's "stop sharing" ends the track.
+//   stopScreenShare(): stop sharing.
+//   Moderators only (others get a non-fatal `error` forbidden):
+//     muteParticipant(participantId), muteAll(allowUnmute), allowUnmute(), remove(participantId),
+//     lock(locked), promote(participantId), end().
 //   leave(): hang up.
 //   peerConnection (getter): the RTCPeerConnection, e.g. for getStats().
-//   participants (getter): Map id → {id, name, role, microphone, camera} of the others.
+//   participantId (getter): yours.
+//   me (getter): your own participant object, as the server last described it.
+//   participants (getter): Map id → participant object of the others.
+//   hands (getter): participant ids with a raised hand, in raising order.
+//   roomState (getter): {locked, muteAll: {active, allowUnmute}}.
 //
 // Events (CustomEvent, data in `detail`):
-//   joined              {participantId, participants: [{id, name, role, microphone, camera}]}
-//   participant-joined  {id, name, role, microphone, camera}
+//   joined              {participantId, participants: [participant], me, audioOnly, locked,
+//                        muteAll, hands}
+//   participant-joined  participant
 //   participant-left    {id}
-//   participant-updated {id, name, role, microphone, camera}
-//   track               {participantId, kind, track, stream}   (one MediaStream per participant)
+//   participant-updated participant (also about yourself: detail.id === session.participantId;
+//                        a moderator muting you turns your microphone track off)
+//   track               {participantId, kind: "audio" | "video" | "screen", track, stream}
+//                        (audio and camera share one MediaStream per participant; a screen
+//                        share has its own)
 //   track-ended         {participantId, kind, track, stream}
-//   error               {code, message, reason?}               (the server's error message)
-//   closed              {code, reason}                         (signalling closed; session over)
+//   chat                {from (participant id), name, text, at (unix seconds)}
+//   hands               {queue: [participant ids in raising order]}
+//   room-updated        {locked, muteAll: {active, allowUnmute}}
+//   removed             {by}          (a moderator removed you; `closed` follows, code 4403)
+//   ended               {by, reason}  (reason "moderator", "schedule" or "max_duration";
+//                                      `closed` follows, code 4410; by is null unless moderator)
+//   error               {code, message, reason?}  (the server's error message; forbidden,
+//                        unmute_forbidden, too_long, unknown_participant keep the session open,
+//                        any other code is followed by `closed`)
+//   closed              {code, reason}  (signalling closed; session over)
 
 const ANSWER_GATHERING_TIMEOUT_MS = 5000;
 
@@ -47,6 +82,11 @@ export class SfuSession extends EventTarget {
   #queue = Promise.resolve(); // offers are handled one at a time, in order
   #joinPromise = null;
   #closed = false;
+  #me = null;
+  #hands = [];
+  #roomState = { locked: false, muteAll: { active: false, allowUnmute: true } };
+  #screenTrack = null; // the display track being shared
+  #screenMid = null; // mid of the transceiver it is attached to
 
   constructor({ signallingUrl, room, token, iceServers = [] }) {
     super();
@@ -66,6 +106,18 @@ export class SfuSession extends EventTarget {
 
   get participants() {
     return new Map(this.#participants);
+  }
+
+  get me() {
+    return this.#me;
+  }
+
+  get hands() {
+    return [...this.#hands];
+  }
+
+  get roomState() {
+    return { locked: this.#roomState.locked, muteAll: { ...this.#roomState.muteAll } };
   }
 
   join(localStream) {
@@ -88,7 +140,11 @@ export class SfuSession extends EventTarget {
         }
         if (message.type === "joined") {
           joined = true;
-          resolve({ participantId: message.participant_id, participants: message.participants });
+          this.#handle(message);
+          resolve(this.#joinedDetail(message));
+          return;
+        } else if (message.type === "ended" && !joined) {
+          lastError = { code: "ended", message: `meeting ended (${message.reason})` };
         } else if (message.type === "error") {
           lastError = message;
         }
@@ -115,6 +171,69 @@ export class SfuSession extends EventTarget {
     this.#setEnabled("video", "camera", enabled);
   }
 
+  sendChat(text) {
+    this.#send({ type: "chat", text: String(text) });
+  }
+
+  raiseHand(raised = true) {
+    this.#send({ type: "hand", raised: Boolean(raised) });
+  }
+
+  lowerHand(participantId) {
+    this.#send({ type: "lower-hand", participant_id: participantId });
+  }
+
+  async startScreenShare(stream) {
+    const track = stream && stream.getVideoTracks()[0];
+    if (!track) throw new Error("no video track to share");
+    if (this.#screenTrack) this.stopScreenShare();
+    this.#screenTrack = track;
+    // The browser's own "stop sharing" button ends the track.
+    track.addEventListener("ended", () => {
+      if (this.#screenTrack === track) this.stopScreenShare();
+    });
+    // The server answers with an offer whose `publish.screen` is the slot for this track.
+    this.#send({ type: "publish-screen" });
+  }
+
+  stopScreenShare() {
+    const track = this.#screenTrack;
+    if (!track) return;
+    this.#screenTrack = null;
+    this.#send({ type: "unpublish-screen" });
+    track.stop();
+    const transceiver = this.#pc.getTransceivers().find((t) => t.mid === this.#screenMid);
+    if (transceiver) transceiver.sender.replaceTrack(null).catch(() => {});
+  }
+
+  muteParticipant(participantId) {
+    this.#send({ type: "mute-participant", participant_id: participantId });
+  }
+
+  muteAll(allowUnmute) {
+    this.#send({ type: "mute-all", allow_unmute: Boolean(allowUnmute) });
+  }
+
+  allowUnmute() {
+    this.#send({ type: "allow-unmute" });
+  }
+
+  remove(participantId) {
+    this.#send({ type: "remove", participant_id: participantId });
+  }
+
+  lock(locked) {
+    this.#send({ type: "lock", locked: Boolean(locked) });
+  }
+
+  promote(participantId) {
+    this.#send({ type: "promote", participant_id: participantId });
+  }
+
+  end() {
+    this.#send({ type: "end" });
+  }
+
   leave() {
     if (this.#ws && this.#ws.readyState === WebSocket.OPEN) {
       this.#send({ type: "leave" });
@@ -124,11 +243,30 @@ export class SfuSession extends EventTarget {
   }
 
   #setEnabled(kind, field, enabled) {
-    if (this.#localStream) {
-      const tracks = kind === "audio" ? this.#localStream.getAudioTracks() : this.#localStream.getVideoTracks();
-      for (const track of tracks) track.enabled = Boolean(enabled);
-    }
+    this.#enableLocal(kind, enabled);
     this.#send({ type: "mute", [field]: Boolean(enabled) });
+  }
+
+  #enableLocal(kind, enabled) {
+    if (!this.#localStream) return;
+    const tracks = kind === "audio" ? this.#localStream.getAudioTracks() : this.#localStream.getVideoTracks();
+    for (const track of tracks) track.enabled = Boolean(enabled);
+  }
+
+  #joinedDetail(message) {
+    return {
+      participantId: message.participant_id,
+      participants: message.participants,
+      me: message.participant || null,
+      audioOnly: Boolean(message.audio_only),
+      locked: Boolean(message.locked),
+      muteAll: this.#muteAllDetail(message.mute_all),
+      hands: message.hands || [],
+    };
+  }
+
+  #muteAllDetail(muteAll) {
+    return { active: Boolean(muteAll && muteAll.active), allowUnmute: !muteAll || muteAll.allow_unmute !== false };
   }
 
   #send(message) {
@@ -143,13 +281,20 @@ export class SfuSession extends EventTarget {
 
   #handle(message) {
     switch (message.type) {
-      case "joined":
+      case "joined": {
         this.#participantId = message.participant_id;
         for (const participant of message.participants) {
           this.#participants.set(participant.id, participant);
         }
-        this.#emit("joined", { participantId: message.participant_id, participants: message.participants });
+        const detail = this.#joinedDetail(message);
+        this.#me = detail.me;
+        this.#hands = [...detail.hands];
+        this.#roomState = { locked: detail.locked, muteAll: detail.muteAll };
+        // Arriving during a mute-all: the microphone starts off.
+        if (this.#me && this.#me.microphone === false) this.#enableLocal("audio", false);
+        this.#emit("joined", detail);
         break;
+      }
       case "offer":
         this.#queue = this.#queue
           .then(() => this.#answer(message))
@@ -163,14 +308,38 @@ export class SfuSession extends EventTarget {
         this.#emit("participant-joined", message.participant);
         break;
       case "participant-updated":
-        this.#participants.set(message.participant.id, message.participant);
+        if (message.participant.id === this.#participantId) {
+          // A moderator may have muted us: stop sending too (the SFU drops our audio anyway).
+          if (message.participant.microphone === false) this.#enableLocal("audio", false);
+          this.#me = message.participant;
+        } else {
+          this.#participants.set(message.participant.id, message.participant);
+        }
         this.#emit("participant-updated", message.participant);
+        break;
+      case "chat":
+        this.#emit("chat", { from: message.from, name: message.name, text: message.text, at: message.at });
+        break;
+      case "hands":
+        this.#hands = [...(message.queue || [])];
+        this.#emit("hands", { queue: [...this.#hands] });
+        break;
+      case "room-updated":
+        this.#roomState = { locked: Boolean(message.locked), muteAll: this.#muteAllDetail(message.mute_all) };
+        this.#emit("room-updated", this.roomState);
+        break;
+      case "removed":
+        this.#emit("removed", { by: message.by });
+        break;
+      case "ended":
+        this.#emit("ended", { by: message.by ?? null, reason: message.reason });
         break;
       case "participant-left":
         this.#participants.delete(message.participant_id);
         this.#emit("participant-left", { id: message.participant_id });
         break;
       case "error":
+        if (message.code === "unmute_forbidden") this.#enableLocal("audio", false);
         this.#emit("error", { code: message.code, message: message.message, reason: message.reason });
         break;
       default:
@@ -183,7 +352,18 @@ export class SfuSession extends EventTarget {
     const pc = this.#pc;
     await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
     const byMid = new Map(pc.getTransceivers().map((t) => [t.mid, t]));
-    for (const [kind, mid] of Object.entries(offer.publish || {})) {
+    const publish = offer.publish || {};
+    if (this.#screenMid !== null && publish.screen !== this.#screenMid) {
+      // The screen slot we used was withdrawn (unpublish-screen): it is inactive now.
+      const old = byMid.get(this.#screenMid);
+      if (old) {
+        if (old.sender.track) await old.sender.replaceTrack(null);
+        old.direction = "inactive";
+      }
+      this.#screenMid = null;
+    }
+    if (publish.screen !== undefined && this.#screenTrack) this.#screenMid = publish.screen;
+    for (const [kind, mid] of Object.entries(publish)) {
       const transceiver = byMid.get(mid);
       if (!transceiver) continue;
       const local = this.#localTrack(kind);
@@ -201,6 +381,7 @@ export class SfuSession extends EventTarget {
   }
 
   #localTrack(kind) {
+    if (kind === "screen") return this.#screenTrack;
     if (!this.#localStream) return null;
     const tracks = kind === "audio" ? this.#localStream.getAudioTracks() : this.#localStream.getVideoTracks();
     return tracks[0] || null;
@@ -233,10 +414,11 @@ export class SfuSession extends EventTarget {
       const track = transceiver.receiver.track;
       const entry = { participantId: info.participant_id, kind: info.kind, track };
       this.#remoteTracks.set(mid, entry);
-      let stream = this.#streams.get(entry.participantId);
+      const key = this.#streamKey(entry);
+      let stream = this.#streams.get(key);
       if (!stream) {
         stream = new MediaStream();
-        this.#streams.set(entry.participantId, stream);
+        this.#streams.set(key, stream);
       }
       stream.addTrack(track);
       this.#emit("track", { ...entry, stream });
@@ -245,15 +427,25 @@ export class SfuSession extends EventTarget {
 
   #endRemoteTrack(mid, entry) {
     this.#remoteTracks.delete(mid);
-    const stream = this.#streams.get(entry.participantId);
+    const key = this.#streamKey(entry);
+    const stream = this.#streams.get(key);
     if (stream) {
       stream.removeTrack(entry.track);
-      if (stream.getTracks().length === 0) this.#streams.delete(entry.participantId);
+      if (stream.getTracks().length === 0) this.#streams.delete(key);
     }
     this.#emit("track-ended", { ...entry, stream });
   }
 
+  #streamKey(entry) {
+    // A screen share is its own stream, so that the UI can show it apart from the camera.
+    return entry.kind === "screen" ? `${entry.participantId}\u0000screen` : entry.participantId;
+  }
+
   #teardown(code, reason) {
+    if (this.#screenTrack) {
+      this.#screenTrack.stop();
+      this.#screenTrack = null;
+    }
     if (this.#closed) return;
     this.#closed = true;
     for (const [mid, entry] of [...this.#remoteTracks]) this.#endRemoteTrack(mid, entry);

@@ -91,3 +91,62 @@ def test_unsigned_token_is_refused(join_keys):
 def test_portal_refuses_to_sign_long_lived_tokens(join_keys):
     with pytest.raises(ValueError):
         make_token(join_keys.private_pem, lifetime_seconds=3600)
+
+
+def sign_claims(private_pem, **claims):
+    """A token carrying the meeting claims as given (the portal may not sign them yet)."""
+    from cryptography.hazmat.primitives import serialization
+
+    now = int(time.time())
+    fields = {
+        "iss": ISSUER,
+        "aud": "webconf-sfu",
+        "sub": "p-1",
+        "room": "salle-abc",
+        "name": "Camille",
+        "role": "participant",
+        "iat": now,
+        "exp": now + 60,
+        "jti": f"jti-{time.monotonic_ns()}",
+        **claims,
+    }
+    key = serialization.load_pem_private_key(private_pem, password=None)
+    return jwt.encode(fields, key, algorithm="EdDSA")
+
+
+def test_meeting_claims_default_when_absent(join_keys):
+    verifier = JoinTokenVerifier(join_keys.public_pem, ISSUER)
+    claims = verifier.verify(make_token(join_keys.private_pem), room="salle-abc")
+    assert (claims.uid, claims.capacity, claims.audio_only, claims.close_at) == (
+        "p-1",
+        55,
+        False,
+        None,
+    )
+    assert claims.guest is False
+
+
+def test_meeting_claims_are_read(join_keys):
+    verifier = JoinTokenVerifier(join_keys.public_pem, ISSUER)
+    token = sign_claims(
+        join_keys.private_pem, uid="guest:g-7", cap=12, audio_only=True, close_at=1_900_000_000
+    )
+    claims = verifier.verify(token, room="salle-abc")
+    assert (claims.uid, claims.capacity, claims.audio_only, claims.close_at) == (
+        "guest:g-7",
+        12,
+        True,
+        1_900_000_000.0,
+    )
+    assert claims.guest is True
+    capped = verifier.verify(sign_claims(join_keys.private_pem, cap=500), room="salle-abc")
+    assert capped.capacity == 55
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"uid": ""}, {"uid": 3}, {"cap": 0}, {"cap": True}, {"audio_only": "yes"}, {"close_at": "x"}],
+)
+def test_malformed_meeting_claims_are_refused(join_keys, bad):
+    verifier = JoinTokenVerifier(join_keys.public_pem, ISSUER)
+    assert_refused(verifier, sign_claims(join_keys.private_pem, **bad), "salle-abc", "malformed")
