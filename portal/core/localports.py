@@ -25,6 +25,9 @@ def _ephemeral_range_start() -> int:
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
+        # As servers bind: connections of a server that just stopped linger in TIME_WAIT, and
+        # without SO_REUSEADDR the port would look busy for a minute after a restart.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
