@@ -53,10 +53,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_error_pages(app)
 
     from portal.auth.blueprint import bp as auth_bp
+    from portal.invitations.blueprint import bp as invitations_bp
+    from portal.lobby.blueprint import bp as lobby_bp
     from portal.rooms.blueprint import bp as rooms_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(rooms_bp)
+    app.register_blueprint(invitations_bp)
+    app.register_blueprint(lobby_bp)
 
     from portal.meetings.cli import meetings_cli, retention_cli
 

@@ -2,6 +2,7 @@
 
 from portal.audit.models import AuditEvent
 from portal.auth.models import Identity
+from portal.invitations.models import Invitation
 from portal.meetings.models import Attendance, Meeting
 from portal.rooms.models import Room
 from portal.tenants.models import FederationRule, IdentityProvider, Tenant
@@ -13,6 +14,7 @@ __all__ = [
     "FederationRule",
     "Identity",
     "IdentityProvider",
+    "Invitation",
     "Meeting",
     "Room",
     "Tenant",

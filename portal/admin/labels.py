@@ -17,6 +17,14 @@ ACTION_LABELS = {
     AuditAction.USER_ROLE_CHANGED: "Rôle d'un agent modifié",
     AuditAction.USER_DEACTIVATED: "Compte désactivé",
     AuditAction.USER_REACTIVATED: "Compte réactivé",
+    AuditAction.ROOM_SETTINGS_UPDATED: "Réglages d'une salle modifiés",
+    AuditAction.INVITATION_CREATED: "Invitation créée",
+    AuditAction.INVITATION_REVOKED: "Invitation annulée",
+    AuditAction.LOBBY_ADMITTED: "Entrée acceptée depuis la salle d'attente",
+    AuditAction.LOBBY_REFUSED: "Entrée refusée depuis la salle d'attente",
+    AuditAction.PARTICIPANT_REMOVED: "Participant retiré de la réunion",
+    AuditAction.PARTICIPANT_PROMOTED: "Participant nommé modérateur",
+    AuditAction.MEETING_ENDED: "Réunion terminée pour tous",
 }
 
 FIELD_LABELS = {
@@ -42,6 +50,18 @@ FIELD_LABELS = {
     "claim": "Attribut",
     "value": "Valeur",
     "tenant": "Ministère",
+    "access": "Accès",
+    "lobby_enabled": "Salle d'attente",
+    "capacity": "Capacité",
+    "schedule_starts_at": "Début programmé (UTC)",
+    "schedule_ends_at": "Fin programmée (UTC)",
+    "co_moderators": "Co-modérateurs",
+    "room": "Salle",
+    "expires_at": "Expiration (UTC)",
+    "max_uses": "Utilisations maximales",
+    "person": "Personne",
+    "participant": "Participant",
+    "at": "Moment (UTC)",
 }
 
 VALUE_LABELS = {
@@ -53,6 +73,9 @@ VALUE_LABELS = {
     "organization_id": "identifiant d'organisation",
     "organization": "organisation",
     "email_domain": "domaine de messagerie",
+    "agents": "agents avec le lien",
+    "invited": "sur invitation",
+    "moderator": "modérateur",
 }
 
 TARGET_LABELS = {
@@ -60,6 +83,9 @@ TARGET_LABELS = {
     "tenant": "Ministère",
     "provider": "Fournisseur d'identité",
     "federation_rule": "Règle de fédération",
+    "room": "Salle",
+    "invitation": "Invitation",
+    "participant": "Participant",
 }
 
 

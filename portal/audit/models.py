@@ -25,6 +25,16 @@ class AuditAction(enum.StrEnum):
     USER_ROLE_CHANGED = "user.role_changed"
     USER_DEACTIVATED = "user.deactivated"
     USER_REACTIVATED = "user.reactivated"
+    # Meetings (docs/meetings.md). The column is a plain string without a CHECK constraint
+    # (native_enum=False, no create_constraint), so new members need no migration; ≤ 32 chars.
+    ROOM_SETTINGS_UPDATED = "room.settings_updated"
+    INVITATION_CREATED = "invitation.created"
+    INVITATION_REVOKED = "invitation.revoked"
+    LOBBY_ADMITTED = "lobby.admitted"
+    LOBBY_REFUSED = "lobby.refused"
+    PARTICIPANT_REMOVED = "participant.removed"
+    PARTICIPANT_PROMOTED = "participant.promoted"
+    MEETING_ENDED = "meeting.ended"
 
 
 class AuditEvent(db.Model):

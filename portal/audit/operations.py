@@ -35,9 +35,12 @@ def record(
     target_type: str,
     target_id: str,
     changes: Mapping[str, Any] | None = None,
+    actor_label: str | None = None,
 ) -> AuditEvent:
     """Add an audit event to the current session; the caller commits it with its change, so the
-    action and its record are written together or not at all."""
+    action and its record are written together or not at all.
+
+    `actor_label` shows an actor without an account (a guest made moderator: "invité (nom)")."""
     safe_changes = {
         field: ("(modifié)" if field in SECRET_FIELDS else value)
         for field, value in (changes or {}).items()
@@ -45,7 +48,7 @@ def record(
     event = AuditEvent(
         tenant_id=tenant.id if tenant is not None else None,
         actor_id=actor.id if actor is not None else None,
-        actor_label=actor.email if actor is not None else COMMAND_LINE_ACTOR,
+        actor_label=actor_label or (actor.email if actor is not None else COMMAND_LINE_ACTOR),
         action=action,
         target_type=target_type,
         target_id=target_id,

@@ -11,7 +11,16 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 logger = logging.getLogger(__name__)
 
 # Endpoints called by scripts: their errors are JSON, never an HTML page.
-API_ENDPOINTS = frozenset({"rooms.join_token"})
+API_ENDPOINTS = frozenset(
+    {
+        "rooms.join_token",
+        "lobby.waiting_state",
+        "lobby.queue",
+        "lobby.admit",
+        "lobby.refuse",
+        "lobby.admit_all",
+    }
+)
 
 MESSAGES = {
     400: ("Requête invalide", "La demande n'a pas pu être traitée."),

@@ -28,8 +28,16 @@ def sign_join_token(
     role: str,
     lifetime_seconds: int = MAX_LIFETIME_SECONDS,
     now: float | None = None,
+    uid: str | None = None,
+    capacity: int | None = None,
+    audio_only: bool | None = None,
+    close_at: int | None = None,
 ) -> str:
-    """Return a signed token admitting one participant to one room for at most a minute."""
+    """Return a signed token admitting one participant to one room for at most a minute.
+
+    The meeting claims (docs/meetings.md) are added when given: `uid` (stable identity in the
+    room: user public id or "guest:<id>"), `cap` (capacity), `audio_only`, `close_at` (epoch s).
+    """
     if not 0 < lifetime_seconds <= MAX_LIFETIME_SECONDS:
         raise ValueError(f"join token lifetime must be 1..{MAX_LIFETIME_SECONDS} s")
     issued_at = int(now if now is not None else time.time())
@@ -45,6 +53,14 @@ def sign_join_token(
         # The SFU refuses a jti it has already seen, so a token is good for one join.
         "jti": secrets.token_urlsafe(16),
     }
+    if uid is not None:
+        claims["uid"] = uid
+    if capacity is not None:
+        claims["cap"] = int(capacity)
+    if audio_only is not None:
+        claims["audio_only"] = bool(audio_only)
+    if close_at is not None:
+        claims["close_at"] = int(close_at)
     key = serialization.load_pem_private_key(private_key_pem, password=None)
     return jwt.encode(claims, key, algorithm=JOIN_TOKEN_ALGORITHM)
 

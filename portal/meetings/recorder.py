@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from portal.extensions import db
 from portal.meetings.models import Meeting
+from portal.meetings.moderation import MODERATION, ModerationEvent, record_moderation
 from portal.meetings.operations import (
     PARTICIPANT_JOINED,
     MalformedEvent,
@@ -172,7 +173,10 @@ class EventRecorder:
         """Record one entry, commit, then acknowledge it. False if the database failed (the
         entry stays pending and is read again)."""
         try:
-            event = ParticipantEvent.from_fields(fields)
+            if fields.get("type") == MODERATION:
+                event = ModerationEvent.from_fields(fields)
+            else:
+                event = ParticipantEvent.from_fields(fields)
         except MalformedEvent as exc:
             logger.warning("stream entry %s skipped: %s", entry_id, exc)
             self._redis.xack(self.stream_key, GROUP, entry_id)
@@ -201,7 +205,12 @@ class EventRecorder:
 
     # -- recording ----------------------------------------------------------------------------
 
-    def _record(self, event: ParticipantEvent) -> bool:
+    def _record(self, event: ParticipantEvent | ModerationEvent) -> bool:
+        if isinstance(event, ModerationEvent):
+            # Audit only; the meeting's end follows from the participant-left events.
+            recorded = record_moderation(event)
+            db.session.commit()
+            return recorded
         room = find_room_locked(event.room_slug)
         if room is None:
             db.session.rollback()

@@ -9,10 +9,12 @@ from datetime import datetime
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Column,
     DateTime,
     ForeignKey,
     Integer,
     String,
+    Table,
     false,
     func,
     true,
@@ -20,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.tenants.models import enum_column
 from portal.users.models import User, utcnow
 
 # 32 symbols (5 bits each) without the look-alikes l, o, 0, 1: easy to read out and type.
@@ -42,9 +45,42 @@ class ParticipantRole(enum.StrEnum):
     PARTICIPANT = "participant"
 
 
+class RoomAccess(enum.StrEnum):
+    """Who enters a room without waiting in the lobby (docs/meetings.md)."""
+
+    AGENTS = "agents"  # any signed-in agent holding the link
+    INVITED = "invited"  # only invitation holders and moderators
+
+
+# Co-moderators: agents of the room's ministry the owner named; moderators when they join.
+room_moderators = Table(
+    "room_moderators",
+    db.metadata,
+    Column(
+        "room_id",
+        ForeignKey("rooms.id", ondelete="CASCADE"),
+        primary_key=True,
+        comment="The room",
+    ),
+    Column(
+        "user_id",
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+        comment="An agent of the room's ministry who moderates it with the owner",
+    ),
+)
+
+
 class Room(db.Model):
     __tablename__ = "rooms"
-    __table_args__ = (CheckConstraint("capacity BETWEEN 2 AND 55", name="capacity_range"),)
+    __table_args__ = (
+        CheckConstraint("capacity BETWEEN 2 AND 55", name="capacity_range"),
+        CheckConstraint(
+            "(schedule_starts_at IS NULL) = (schedule_ends_at IS NULL)",
+            name="schedule_complete",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, comment="Internal identifier")
     slug: Mapped[str] = mapped_column(
@@ -84,6 +120,23 @@ class Room(db.Model):
         server_default=false(),
         comment="Participants enter in audio-only mode unless they choose otherwise",
     )
+    access: Mapped[RoomAccess] = mapped_column(
+        enum_column(RoomAccess, "room_access"),
+        nullable=False,
+        default=RoomAccess.AGENTS,
+        server_default=RoomAccess.AGENTS.value,
+        comment="'agents': signed-in agents enter directly; 'invited': invitation holders only",
+    )
+    schedule_starts_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True),
+        nullable=True,
+        comment="Scheduled start, UTC; entry opens 5 min before; null: no schedule",
+    )
+    schedule_ends_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True),
+        nullable=True,
+        comment="Scheduled end, UTC (at most 6 h after the start); entry closes 5 min after",
+    )
     owner_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"),
         nullable=False,
@@ -99,9 +152,15 @@ class Room(db.Model):
     )
 
     owner: Mapped[User] = relationship()
+    co_moderators: Mapped[list[User]] = relationship(secondary=room_moderators, order_by=User.email)
+
+    def is_moderator(self, user: User) -> bool:
+        """The owner and the co-moderators (an invitation may also make someone moderator:
+        see portal/rooms/entry.py)."""
+        return user.id == self.owner_id or any(m.id == user.id for m in self.co_moderators)
 
     def role_of(self, user: User) -> ParticipantRole:
-        if user.id == self.owner_id:
+        if self.is_moderator(user):
             return ParticipantRole.MODERATOR
         return ParticipantRole.PARTICIPANT
 

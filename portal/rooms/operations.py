@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+import redis
+from sqlalchemy import func, select
 
+from portal.audit.models import AuditAction
+from portal.audit.operations import diff, record
 from portal.extensions import db
+from portal.lobby.operations import ADMITTED, Lobby
 from portal.media.join_tokens import sign_join_token
 from portal.media.placement import Placement
-from portal.rooms.models import Room
+from portal.rooms.entry import Route, Visitor
+from portal.rooms.models import Room, RoomAccess, room_moderators
+from portal.rooms.schedule import MAX_SCHEDULE_DURATION, as_utc, french_moment, schedule_of
 from portal.users.models import User
 
 logger = logging.getLogger(__name__)
@@ -46,8 +54,163 @@ def rooms_owned_by(user: User) -> list[Room]:
     return list(db.session.scalars(query))
 
 
+def rooms_moderated_by(user: User) -> list[Room]:
+    """Rooms the user owns or co-moderates, newest first."""
+    co_moderated = select(room_moderators.c.room_id).where(room_moderators.c.user_id == user.id)
+    query = (
+        select(Room)
+        .where((Room.owner_id == user.id) | Room.id.in_(co_moderated))
+        .order_by(Room.created_at.desc(), Room.id)
+    )
+    return list(db.session.scalars(query))
+
+
 def room_by_slug(slug: str) -> Room | None:
     return db.session.scalar(select(Room).where(Room.slug == slug))
+
+
+@dataclass(frozen=True)
+class RoomSettings:
+    """Everything the settings page edits; times are UTC."""
+
+    name: str
+    access: RoomAccess
+    lobby_enabled: bool
+    capacity: int
+    audio_only_by_default: bool
+    schedule_starts_at: datetime | None
+    schedule_ends_at: datetime | None
+    co_moderators: Sequence[User]
+
+
+def settings_of(room: Room) -> dict:
+    """The room's settings as plain values, for the audit log's before/after."""
+    return {
+        "name": room.name,
+        "access": room.access.value,
+        "lobby_enabled": room.lobby_enabled,
+        "capacity": room.capacity,
+        "audio_only_by_default": room.audio_only_by_default,
+        "schedule_starts_at": _iso(room.schedule_starts_at),
+        "schedule_ends_at": _iso(room.schedule_ends_at),
+        "co_moderators": sorted(user.email for user in room.co_moderators),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return as_utc(moment).isoformat() if moment is not None else None
+
+
+def update_settings(
+    room: Room, settings: RoomSettings, *, actor: User, max_capacity: int
+) -> dict[str, list]:
+    """Apply the settings page, with an audit event in the same transaction; returns the diff.
+
+    Raises ValueError on settings the form should have refused.
+    """
+    if not 2 <= settings.capacity <= max_capacity:
+        raise ValueError(f"capacity must be 2..{max_capacity}")
+    starts, ends = settings.schedule_starts_at, settings.schedule_ends_at
+    if (starts is None) != (ends is None):
+        raise ValueError("a schedule needs a start and an end")
+    if starts is not None and not starts < ends <= starts + MAX_SCHEDULE_DURATION:
+        raise ValueError("a schedule ends after its start, within 6 hours")
+    for user in settings.co_moderators:
+        if user.tenant_id != room.tenant_id:
+            raise ValueError("co-moderators belong to the room's ministry")
+    before = settings_of(room)
+    room.name = settings.name
+    room.access = settings.access
+    room.lobby_enabled = settings.lobby_enabled
+    room.capacity = settings.capacity
+    room.audio_only_by_default = settings.audio_only_by_default
+    room.schedule_starts_at, room.schedule_ends_at = starts, ends
+    room.co_moderators = [user for user in settings.co_moderators if user.id != room.owner_id]
+    changes = diff(before, settings_of(room))
+    if changes:
+        record(
+            AuditAction.ROOM_SETTINGS_UPDATED,
+            tenant=room.owner.tenant,
+            actor=actor,
+            target_type="room",
+            target_id=room.slug,
+            changes=changes,
+        )
+    db.session.commit()
+    logger.info("user %s updated room %s: %s", actor.public_id, room.slug, sorted(changes))
+    return changes
+
+
+def agents_by_email(tenant_id: int, emails: Sequence[str]) -> tuple[list[User], list[str]]:
+    """Active agents of the tenant with these addresses (case-insensitive), and the addresses
+    that match none."""
+    found, unknown = [], []
+    for email in emails:
+        user = db.session.scalar(
+            select(User).where(
+                User.tenant_id == tenant_id,
+                User.is_active.is_(True),
+                func.lower(User.email) == email.lower(),
+            )
+        )
+        if user is None:
+            unknown.append(email)
+        elif user not in found:
+            found.append(user)
+    return found, unknown
+
+
+class JoinRefused(Exception):
+    """No token: `code` for scripts, `message` in French for people (docs/meetings.md)."""
+
+    def __init__(self, code: str, message: str, status: int = 403) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def room_key(prefix: str, slug: str, suffix: str) -> str:
+    return f"{prefix}sfu:room:{slug}:{suffix}"
+
+
+def check_entry(
+    visitor: Visitor, *, lobby: Lobby, client: redis.Redis, key_prefix: str, now: datetime
+) -> None:
+    """Raise JoinRefused unless the visitor may get a join token now. Redis errors propagate."""
+    room = visitor.room
+    if visitor.route is Route.CLOSED:
+        raise JoinRefused(
+            "invitation_required",
+            "Cette salle est réservée aux personnes invitées. "
+            "Demandez une invitation à l'organisateur de la réunion.",
+        )
+    if visitor.route is Route.LOBBY and lobby.decision(visitor.waiting_id) != ADMITTED:
+        raise JoinRefused(
+            "lobby", "Un modérateur doit d'abord vous faire entrer depuis la salle d'attente."
+        )
+    schedule = schedule_of(room)
+    if schedule is not None:
+        if now < schedule.opens_at:
+            raise JoinRefused(
+                "schedule_not_open",
+                f"La réunion n'est pas encore ouverte. Vous pourrez entrer à partir du "
+                f"{french_moment(schedule.opens_at).removeprefix('le ')} (heure de Paris).",
+            )
+        if now > schedule.closes_at:
+            raise JoinRefused("schedule_closed", "Cette réunion programmée est terminée.")
+    if client.sismember(room_key(key_prefix, room.slug, "banned"), visitor.uid):
+        raise JoinRefused(
+            "banned", "Un modérateur vous a retiré de cette réunion : vous ne pouvez pas revenir."
+        )
+    if not visitor.is_moderator:
+        if client.get(room_key(key_prefix, room.slug, "locked")):
+            raise JoinRefused(
+                "room_locked",
+                "La réunion est verrouillée par un modérateur : personne ne peut plus entrer.",
+            )
+        if client.exists(room_key(key_prefix, room.slug, "ended")):
+            raise JoinRefused(
+                "meeting_ended", "Un modérateur vient de mettre fin à la réunion pour tous."
+            )
 
 
 @dataclass(frozen=True)
@@ -66,23 +229,30 @@ class JoinGrant:
 
 
 def issue_join(
-    room: Room,
-    user: User,
+    visitor: Visitor,
     display_name: str,
     *,
     placement: Placement,
+    lobby: Lobby,
+    client: redis.Redis,
+    key_prefix: str,
+    now: datetime,
     private_key_pem: bytes,
     issuer: str,
     lifetime_seconds: int,
     ice_servers: list,
 ) -> JoinGrant:
-    """Place the room on a worker and sign a single-use token for this one join.
+    """Check the visitor may enter now, place the room on a worker and sign a single-use token
+    for this one join.
 
-    Raises NoWorkerAvailable (placement) when no SFU worker is alive.
+    Raises JoinRefused (check_entry), NoWorkerAvailable (placement) when no SFU worker is alive.
     """
+    room = visitor.room
+    check_entry(visitor, lobby=lobby, client=client, key_prefix=key_prefix, now=now)
     worker = placement.place(room.slug)
     participant_id = secrets.token_urlsafe(12)
-    role = room.role_of(user)
+    role = visitor.role
+    schedule = schedule_of(room)
     token = sign_join_token(
         private_key_pem,
         issuer=issuer,
@@ -91,10 +261,14 @@ def issue_join(
         display_name=display_name,
         role=role.value,
         lifetime_seconds=lifetime_seconds,
+        uid=visitor.uid,
+        capacity=room.capacity,
+        audio_only=room.audio_only_by_default,
+        close_at=int(schedule.closes_at.timestamp()) if schedule is not None else None,
     )
     logger.info(
-        "user %s gets a %s join token for room %s on worker %s",
-        user.public_id,
+        "%s gets a %s join token for room %s on worker %s",
+        visitor.uid,
         role.value,
         room.slug,
         worker.worker_id,

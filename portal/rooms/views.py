@@ -1,61 +1,52 @@
-"""Request handling of the room pages and of the join-token endpoint.
+"""Request handling of the room pages, the settings page and the join-token endpoint.
 
-Every view of one room goes through `room_view`: load the room or 404, then check access,
-then process — so no view repeats the checks.
+Every view of one room goes through a decorator of portal/rooms/access.py: load the room or
+404, find the visitor (signed-in user or this room's guest), check their role — so no view
+repeats the checks.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from functools import wraps
 
 import redis
 from flask import (
-    abort,
     current_app,
     flash,
     jsonify,
     redirect,
     render_template,
+    request,
     session,
     url_for,
 )
 from flask_login import current_user, login_required
 
 from portal.core import services
-from portal.extensions import login_manager
+from portal.core.errors import error_response
+from portal.lobby.views import lobby_service
 from portal.media.placement import NoWorkerAvailable, PlacementConflict
 from portal.rooms import operations
-from portal.rooms.forms import CreateRoomForm, PreJoinForm
-from portal.rooms.models import Room
+from portal.rooms.access import room_manager_view, room_view
+from portal.rooms.entry import Route, Visitor
+from portal.rooms.forms import CreateRoomForm, PreJoinForm, RoomSettingsForm
+from portal.rooms.models import Room, RoomAccess
+from portal.rooms.schedule import current_time, schedule_of
 
 logger = logging.getLogger(__name__)
 
 # Pre-join choices per room, kept in the (signed cookie) session; bounded to keep it small.
 JOIN_CHOICES_KEY = "join_choices"
 MAX_REMEMBERED_ROOMS = 10
+INVITED_ONLY = (
+    "Cette salle est réservée aux personnes invitées. "
+    "Demandez une invitation à l'organisateur de la réunion."
+)
 
 
 def json_error(status: int, error: str, message: str):
     return jsonify(error=error, message=message), status
-
-
-def room_view(view: Callable) -> Callable:
-    """Load the room named by the URL (404 if none), require a signed-in user, call the view."""
-
-    @wraps(view)
-    def wrapper(slug: str, **kwargs):
-        room = operations.room_by_slug(slug)
-        if room is None:
-            abort(404)
-        # Guests come later: for now any signed-in user who knows the link may join.
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        return view(room, **kwargs)
-
-    return wrapper
 
 
 def room_url(room: Room) -> str:
@@ -69,7 +60,7 @@ def home():
 
 @login_required
 def my_rooms():
-    rooms = operations.rooms_owned_by(current_user)
+    rooms = operations.rooms_moderated_by(current_user)
     return render_template("rooms/my_rooms.html", rooms=rooms, room_url=room_url)
 
 
@@ -92,8 +83,26 @@ def remembered_choices(room: Room) -> dict | None:
     return session.get(JOIN_CHOICES_KEY, {}).get(room.slug)
 
 
+def waiting_gate(visitor: Visitor):
+    """A response when the visitor may not reach the pre-join or room page yet, else None."""
+    if visitor.route is Route.CLOSED:
+        return error_response(403, INVITED_ONLY)
+    if visitor.route is Route.LOBBY:
+        try:
+            admitted = lobby_service().decision(visitor.waiting_id) == "admitted"
+        except redis.RedisError:
+            admitted = False
+        if not admitted:
+            return redirect(url_for("lobby.waiting_page", slug=visitor.room.slug))
+    return None
+
+
 @room_view
-def prejoin(room: Room):
+def prejoin(visitor: Visitor):
+    room = visitor.room
+    gate = waiting_gate(visitor)
+    if gate is not None:
+        return gate
     form = PreJoinForm()
     if form.validate_on_submit():
         choices = dict(session.get(JOIN_CHOICES_KEY, {}))
@@ -101,22 +110,34 @@ def prejoin(room: Room):
         choices[room.slug] = {
             "display_name": form.display_name.data,
             "microphone": bool(form.microphone.data),
-            "camera": bool(form.camera.data),
+            "camera": bool(form.camera.data) and not room.audio_only_by_default,
         }
         # Dicts keep insertion order: drop the rooms joined longest ago.
         session[JOIN_CHOICES_KEY] = dict(list(choices.items())[-MAX_REMEMBERED_ROOMS:])
         return redirect(url_for("rooms.room_page", slug=room.slug))
     if not form.is_submitted():
         previous = remembered_choices(room)
-        form.display_name.data = (previous or {}).get("display_name") or current_user.display_name
+        form.display_name.data = (previous or {}).get("display_name") or visitor.default_name
         if previous:
             form.microphone.data, form.camera.data = previous["microphone"], previous["camera"]
+        if room.audio_only_by_default:
+            form.camera.data = False
     status = 400 if form.is_submitted() else 200
-    return render_template("rooms/prejoin.html", room=room, form=form), status
+    return render_template(
+        "rooms/prejoin.html",
+        room=room,
+        form=form,
+        visitor=visitor,
+        schedule=schedule_of(room),
+    ), status
 
 
 @room_view
-def room_page(room: Room):
+def room_page(visitor: Visitor):
+    room = visitor.room
+    gate = waiting_gate(visitor)
+    if gate is not None:
+        return gate
     choices = remembered_choices(room)
     if choices is None:
         return redirect(url_for("rooms.prejoin", slug=room.slug))
@@ -124,25 +145,33 @@ def room_page(room: Room):
         "rooms/room.html",
         room=room,
         choices=choices,
+        role=visitor.role.value,
         ice_servers_json=json.dumps(current_app.config["SFU_ICE_SERVERS"]),
     )
 
 
 @room_view
-def join_token(room: Room):
+def join_token(visitor: Visitor):
+    room = visitor.room
     choices = remembered_choices(room) or {}
-    display_name = choices.get("display_name") or current_user.display_name
+    display_name = choices.get("display_name") or visitor.default_name
     try:
         grant = operations.issue_join(
-            room,
-            current_user,
+            visitor,
             display_name,
             placement=services.placement(),
+            lobby=lobby_service(),
+            client=services.redis_client(),
+            key_prefix=current_app.config["REDIS_KEY_PREFIX"],
+            now=current_time(),
             private_key_pem=services.join_token_private_key(),
             issuer=current_app.config["PORTAL_URL"],
             lifetime_seconds=current_app.config["JOIN_TOKEN_LIFETIME"],
             ice_servers=current_app.config["SFU_ICE_SERVERS"],
         )
+    except operations.JoinRefused as refusal:
+        logger.info("join token refused to %s in room %s: %s", visitor.uid, room.slug, refusal.code)
+        return json_error(refusal.status, refusal.code, refusal.message)
     except (NoWorkerAvailable, PlacementConflict, redis.RedisError) as exc:
         logger.warning("no SFU worker for room %s: %r", room.slug, exc)
         return json_error(
@@ -162,3 +191,39 @@ def join_token(room: Room):
     response = jsonify(grant.as_json())
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@room_manager_view
+def room_settings(visitor: Visitor):
+    room = visitor.room
+    form = RoomSettingsForm.for_room(room)
+    if form.validate_on_submit():
+        settings = operations.RoomSettings(
+            name=form.name.data,
+            access=RoomAccess(form.access.data),
+            lobby_enabled=bool(form.lobby_enabled.data),
+            capacity=form.capacity.data,
+            audio_only_by_default=bool(form.audio_only_by_default.data),
+            schedule_starts_at=form.schedule_starts_at.data,
+            schedule_ends_at=form.schedule_ends_at.data,
+            co_moderators=form.moderator_users,
+        )
+        changes = operations.update_settings(
+            room, settings, actor=visitor.user, max_capacity=form.max_capacity
+        )
+        flash(
+            "Les réglages de la salle sont enregistrés."
+            if changes
+            else "Aucun réglage n'a changé.",
+            "success",
+        )
+        return redirect(url_for("rooms.room_settings", slug=room.slug))
+    status = 400 if form.is_submitted() else 200
+    return render_template(
+        "rooms/settings.html",
+        room=room,
+        form=form,
+        room_url=room_url(room),
+        guests_allowed=room.owner.tenant.guests_allowed,
+        next_url=request.path,
+    ), status

@@ -46,6 +46,9 @@ class World:
     provider_a_id: str
     federation_id: str
     rule_id: int
+    # Invitations to room A (participant role): the guest's link, and one to revoke.
+    invitation_token: str = ""
+    revocable_invitation_id: str = ""
 
     def actor(self, name: str) -> User | None:
         return {
@@ -110,6 +113,17 @@ def build_world(app: Flask) -> World:
         db.session.add(rule)
         db.session.commit()
         ids = provider_a.public_id, federation.public_id, rule.id
+    from portal.invitations.models import Invitation, hash_token, new_invitation_token
+
+    # Written directly, not through create_invitation: the world starts with an empty audit log.
+    invitation_token = new_invitation_token()
+    with app.app_context():
+        revocable = Invitation(room_id=room_a.id, token_hash=hash_token(new_invitation_token()))
+        db.session.add_all(
+            [Invitation(room_id=room_a.id, token_hash=hash_token(invitation_token)), revocable]
+        )
+        db.session.commit()
+        revocable_id = revocable.public_id
     return World(
         tenant_a,
         tenant_b,
@@ -124,6 +138,8 @@ def build_world(app: Flask) -> World:
         room_a,
         room_b,
         *ids,
+        invitation_token,
+        revocable_id,
     )
 
 
@@ -136,6 +152,8 @@ SNAPSHOT_TABLES = (
     "audit_events",
     "meetings",
     "attendances",
+    "invitations",
+    "room_moderators",
 )
 
 

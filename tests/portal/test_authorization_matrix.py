@@ -2,9 +2,8 @@
 
 Actors:
 - anonymous: nobody signed in.
-- guest: a visitor from outside holding a room's link. Guests arrive in a later issue; for now a
-  guest IS an anonymous visitor with the link (same answers: sign-in first), listed apart so the
-  matrix already has its column when guests get their own access.
+- guest: a visitor from outside who gave their name on an invitation link to room A and waits
+  in its lobby (not admitted); their guest session opens room A only.
 - agent_a / admin_a: an agent and a tenant administrator of ministry A.
 - agent_b / admin_b: the same for ministry B.
 - platform: a platform administrator, member of a third ministry ("plateforme").
@@ -41,8 +40,9 @@ def answers(default, **per_actor) -> dict[str, object]:
 
 
 def signed_in(status, **per_actor):
-    """Anonymous and guest are sent to sign in; signed-in actors get `status`."""
-    return answers(status, anonymous=SIGN_IN, guest=SIGN_IN, **per_actor)
+    """Anonymous and guest are sent to sign in (unless said otherwise); signed-in actors get
+    `status`."""
+    return answers(status, **{"anonymous": SIGN_IN, "guest": SIGN_IN, **per_actor})
 
 
 def tenant_admins(status, **per_actor):
@@ -128,6 +128,39 @@ def room(world: World) -> str:
     return world.room_a.slug
 
 
+def owner_only(status, **per_actor):
+    """Pages of room A's organiser (agent_a): sign-in for anonymous, 403 for everyone else."""
+    return signed_in(403, **{"agent_a": status, "guest": 403, **per_actor})
+
+
+def owner_only_json(status, **per_actor):
+    """JSON endpoints for room A's moderators: 401 for anonymous, 403 for everyone else."""
+    return answers(403, **{"anonymous": 401, "agent_a": status, **per_actor})
+
+
+def room_a_renamed(app, world: World, actor: str) -> None:
+    with app.app_context():
+        assert db.session.get(Room, world.room_a.id).name == "Renommée par agent_a"
+
+
+def invitation_revoked(app, world: World, actor: str) -> None:
+    from portal.invitations.models import Invitation
+
+    with app.app_context():
+        invitation = db.session.scalar(
+            db.select(Invitation).where(Invitation.public_id == world.revocable_invitation_id)
+        )
+        assert invitation.revoked_at is not None
+
+
+ROOM_SETTINGS = {
+    "name": "Renommée par {actor}",
+    "access": "agents",
+    "lobby_enabled": "y",
+    "capacity": "10",
+}
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     # --- Rooms: rooms are shared by link; any signed-in user may join (guests: later issue).
     ("rooms.home", "GET"): Case(lambda w: "/", answers(200)),
@@ -140,20 +173,78 @@ MATRIX: dict[tuple[str, str], Case] = {
         changes_db=SIGNED_IN,
         after=created_room_in_own_tenant,
     ),
-    ("rooms.prejoin", "GET"): Case(lambda w: f"/r/{room(w)}", signed_in(200), shows_room_a=True),
+    # The waiting guest is sent back to the lobby (302) from the pre-join and room pages.
+    ("rooms.prejoin", "GET"): Case(
+        lambda w: f"/r/{room(w)}", signed_in(200, guest=302), shows_room_a=True
+    ),
     ("rooms.prejoin", "POST"): Case(
         lambda w: f"/r/{room(w)}",
-        signed_in(302),
+        signed_in(302, guest=302),
         data=lambda w: {"display_name": "Quelqu'un"},
         shows_room_a=True,
     ),
     # Without the pre-join step, the room page sends back to it.
-    ("rooms.room_page", "GET"): Case(lambda w: f"/r/{room(w)}/salle", signed_in(302)),
-    # JSON endpoint: 401 for anonymous; no SFU worker runs in this test, hence 503.
+    ("rooms.room_page", "GET"): Case(lambda w: f"/r/{room(w)}/salle", signed_in(302, guest=302)),
+    # JSON endpoint: 401 for anonymous, 403 for the guest not yet admitted (no lobby bypass);
+    # no SFU worker runs in this test, hence 503 for everyone else.
     ("rooms.join_token", "POST"): Case(
         lambda w: f"/r/{room(w)}/jeton",
-        answers(503, anonymous=401, guest=401),
+        answers(503, anonymous=401, guest=403),
         data=lambda w: {},
+    ),
+    # --- Room settings and invitations: room A's owner (agent_a) only, even for admin_a.
+    ("rooms.room_settings", "GET"): Case(lambda w: f"/r/{room(w)}/parametres", owner_only(200)),
+    ("rooms.room_settings", "POST"): Case(
+        lambda w: f"/r/{room(w)}/parametres",
+        owner_only(302),
+        data=lambda w: dict(ROOM_SETTINGS),
+        changes_db=("agent_a",),
+        after=lambda app, w, actor: room_a_renamed(app, w, actor) if actor == "agent_a" else None,
+    ),
+    ("invitations.manage", "GET"): Case(lambda w: f"/r/{room(w)}/invitations", owner_only(200)),
+    ("invitations.manage", "POST"): Case(
+        lambda w: f"/r/{room(w)}/invitations",
+        owner_only(302),
+        data=lambda w: {"role": "participant", "label": "Pour {actor}"},
+        changes_db=("agent_a",),
+    ),
+    ("invitations.revoke", "POST"): Case(
+        lambda w: f"/r/{room(w)}/invitations/{w.revocable_invitation_id}/revoquer",
+        owner_only(302),
+        data=lambda w: {},
+        changes_db=("agent_a",),
+        after=invitation_revoked,
+    ),
+    # The invitation link: anyone holding it (it counts a use when a name is given).
+    ("invitations.open_invitation", "GET"): Case(
+        lambda w: f"/i/{w.invitation_token}", answers(200), shows_room_a=True
+    ),
+    ("invitations.open_invitation", "POST"): Case(
+        lambda w: f"/i/{w.invitation_token}",
+        answers(302),
+        data=lambda w: {"display_name": "Quelqu'un"},
+        changes_db=ACTORS,
+    ),
+    # --- The lobby: the waiting page for anyone who may look at room A, the queue and the
+    # decisions for its moderators (JSON; a decision about nobody waiting is 404).
+    ("lobby.waiting_page", "GET"): Case(
+        lambda w: f"/r/{room(w)}/attente", signed_in(200, guest=200), shows_room_a=True
+    ),
+    ("lobby.waiting_state", "GET"): Case(
+        lambda w: f"/r/{room(w)}/attente/etat", answers(200, anonymous=401)
+    ),
+    ("lobby.queue", "GET"): Case(lambda w: f"/r/{room(w)}/file", owner_only_json(200)),
+    ("lobby.admit", "POST"): Case(
+        lambda w: f"/r/{room(w)}/file/personne/admettre", owner_only_json(404), data=lambda w: {}
+    ),
+    ("lobby.refuse", "POST"): Case(
+        lambda w: f"/r/{room(w)}/file/personne/refuser", owner_only_json(404), data=lambda w: {}
+    ),
+    ("lobby.admit_all", "POST"): Case(
+        lambda w: f"/r/{room(w)}/file/admettre-tous",
+        owner_only_json(200),
+        data=lambda w: {},
+        changes_db=("agent_a",),  # the guest of this run is admitted: one audit event
     ),
     # --- Sign-in (portal/auth): the same for everyone, signed in or not.
     ("auth.sign_in", "GET"): Case(lambda w: "/connexion", answers(302, anonymous=200, guest=200)),
@@ -285,13 +376,22 @@ def test_matrix_lists_every_endpoint():
     assert MATRIX.keys() - routes == set(), "the matrix lists endpoints that no longer exist"
 
 
-def request_as(app, world: World, actor: str, case: Case):
+def client_of(app, world: World, actor: str):
+    """A test client for the actor; the guest gives their name on room A's invitation link and
+    waits in its lobby."""
     client = app.test_client()
     user = world.actor(actor)
     if user is not None:
         sign_in(client, user)
     if actor == "guest":
-        client.get(f"/r/{world.room_a.slug}")  # the guest followed the room's link
+        link = f"/i/{world.invitation_token}"
+        token = csrf_token(client.get(link))
+        answer = client.post(link, data={"display_name": "Invitée", "csrf_token": token})
+        assert answer.headers["Location"] == f"/r/{world.room_a.slug}/attente"
+    return client
+
+
+def request_as(client, world: World, actor: str, case: Case):
     url = case.url(world)
     if case.data is None:
         return client.get(url)
@@ -307,8 +407,11 @@ def check_status(response, expected, actor: str, key) -> None:
         assert response.headers["Location"].startswith("/connexion"), where
     else:
         assert response.status_code == expected, f"{where}: {response.status_code}"
-    if response.status_code == 403:
-        assert "réservée aux administrateurs" in response.get_data(as_text=True), where
+    if response.status_code == 403 and response.is_json:
+        assert response.get_json()["message"], where
+    elif response.status_code == 403:
+        text = response.get_data(as_text=True)
+        assert "réservée aux administrateurs" in text or "réservée aux modérateurs" in text, where
     if response.status_code == 404 and key[0].split(".")[0] in ("admin", "platform"):
         assert "Page introuvable" in response.get_data(as_text=True), where
 
@@ -337,8 +440,9 @@ def test_authorization_matrix(app, redis_client, key):
     case = MATRIX[key]
     world = build_world(app)
     for actor in ACTORS:
+        client = client_of(app, world, actor)
         before = snapshot(app)
-        response = request_as(app, world, actor, case)
+        response = request_as(client, world, actor, case)
         check_status(response, case.expect[actor], actor, key)
         check_no_foreign_data(response, world, actor, case, key)
         if actor not in case.changes_db:

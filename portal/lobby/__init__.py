@@ -1,0 +1,1 @@
+"""The lobby: people waiting for a moderator to let them into a room (Redis, docs/meetings.md)."""

@@ -1,0 +1,37 @@
+// The lobby's waiting page: asks the portal every 2 s whether a moderator has decided, which
+// also tells the portal the person is still there (one not seen for 20 s drops out).
+
+const POLL_MILLISECONDS = 2000;
+const lobby = document.getElementById("lobby");
+const status = document.getElementById("lobby-status");
+
+async function poll() {
+  let state;
+  try {
+    const response = await fetch(lobby.dataset.stateUrl, {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    state = await response.json();
+  } catch {
+    status.textContent = "Connexion au portail interrompue, nouvel essai dans un instant…";
+    setTimeout(poll, POLL_MILLISECONDS);
+    return;
+  }
+  if (state.status === "admitted") {
+    status.textContent = "Un modérateur vous a fait entrer. Ouverture de la réunion…";
+    window.location.assign(state.next);
+  } else if (state.status === "refused") {
+    status.textContent = "Un modérateur n'a pas accepté votre entrée dans la réunion.";
+    status.setAttribute("role", "alert");
+  } else {
+    // Only when it changes: a live region re-reads its text at every assignment.
+    const waiting = "Un modérateur va vous faire entrer dans la réunion. Gardez cette page ouverte.";
+    if (status.textContent !== waiting) status.textContent = waiting;
+    setTimeout(poll, POLL_MILLISECONDS);
+  }
+}
+
+if (lobby && status) setTimeout(poll, POLL_MILLISECONDS);
