@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aioice.ice
@@ -39,7 +40,10 @@ from portal.devidp.launcher import (
     start_idp,
 )
 from portal.extensions import db
+from portal.invitations.operations import create_invitation, invitations_of, revoke
 from portal.media.join_tokens import generate_keypair
+from portal.rooms.models import Room, RoomAccess
+from portal.rooms.operations import create_room
 from portal.tenants import operations
 from portal.tenants.models import FederationClaim, IdentityProvider, ProviderKind, Tenant
 from portal.users.models import User
@@ -233,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                 stdout=log,
                 stderr=log,
             )
-        seed_demo(
+        guest_link = seed_demo(
             {name: value for name, value in portal_env.items() if name != "FLASK_APP"},
             issuers,
             state.client_secrets,
@@ -280,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             portal_env,
         )
         wait_for_port(args.port, supervisor, "portal")
-        print_welcome(portal_url, issuers, len(sfu_ports), supervisor.log_dir)
+        print_welcome(portal_url, issuers, len(sfu_ports), supervisor.log_dir, guest_link)
 
         while (dead := supervisor.first_dead()) is None:
             time.sleep(0.5)
@@ -300,7 +304,7 @@ ROLE_LABELS = {
 
 
 def print_welcome(
-    portal_url: str, issuers: dict[str, str], worker_count: int, log_dir: Path
+    portal_url: str, issuers: dict[str, str], worker_count: int, log_dir: Path, guest_link: str
 ) -> None:
     idp_names = {idp.key: idp.name for idp in DEMO_IDPS}
     print()
@@ -316,6 +320,8 @@ def print_welcome(
         via = " (via la fédération)" if account.idp == "federation" else ""
         role = ROLE_LABELS[account.role]
         print(f"    {account.login:<38} {role:<32} {ministry}{via}")
+    print(f"  « {DEMO_MEETING_NAME} » de {DEMO_MEETING_OWNER} — lien invité (sans compte) :")
+    print(f"    {guest_link}")
     print(f"  Journaux : {log_dir}   Arrêt : Ctrl-C")
     print()
     sys.stdout.flush()
@@ -341,13 +347,41 @@ DEMO_POLICIES = {
 
 def seed_demo(
     portal_config: dict[str, str], issuers: dict[str, str], client_secrets: dict[str, str]
-) -> None:
+) -> str:
     """Put the demo ministries, their providers, the federation rules and the administrators in
     the database, through the same operations as `flask tenants/providers/federation`. Safe to
     run at every start: what exists is kept, the providers' addresses and secrets refreshed."""
     app = create_app(portal_config)
     with app.app_context():
         _seed(issuers, client_secrets)
+        token = _seed_demo_meeting()
+    return f"{portal_config['PORTAL_URL']}/i/{token}"
+
+
+DEMO_MEETING_NAME = "Réunion de démonstration (avec invités)"
+DEMO_MEETING_OWNER = "camille.martin@ecologie.gouv.fr"
+DEMO_INVITATION_LABEL = "Lien de démonstration"
+
+
+def _seed_demo_meeting() -> str:
+    """A room of the Écologie administrator that only invited people enter, through the lobby,
+    and a fresh guest invitation to it; returns the invitation's token. The token is stored
+    hashed, so each start makes a new one and revokes the previous demo link."""
+    owner = db.session.scalar(select(User).where(User.email == DEMO_MEETING_OWNER))
+    room = db.session.scalar(
+        select(Room).where(Room.owner_id == owner.id, Room.name == DEMO_MEETING_NAME)
+    )
+    if room is None:
+        room = create_room(owner, DEMO_MEETING_NAME)
+        room.access = RoomAccess.INVITED
+        room.lobby_enabled = True
+        db.session.commit()
+    now = datetime.now(UTC)
+    for invitation in invitations_of(room):
+        if invitation.label == DEMO_INVITATION_LABEL:
+            revoke(invitation, actor=owner, now=now)
+    _, token = create_invitation(room, created_by=owner, label=DEMO_INVITATION_LABEL)
+    return token
 
 
 def _seed(issuers: dict[str, str], client_secrets: dict[str, str]) -> None:

@@ -1,75 +1,333 @@
-// The in-room page: asks the portal for a join token, joins the SFU, and keeps one tile per
-// participant, plus the microphone, camera and leave buttons. Media and signalling live in
-// sfu-client.js; this module only turns its events into the page.
+// The in-room page: asks the portal for a join token, joins the SFU and turns the SFU client's
+// events into the page. Media and signalling live in sfu-client.js; the page's parts live in
+// room/: tiles (mosaic and speaker view), participants (list, raised hands, actions on one
+// person), moderation (room-wide), chat, lobby-panel (waiting room), screen-share, panels.
 
 import { SfuSession } from "./sfu-client.js";
+import { ActiveSpeaker } from "./room/active-speaker.js";
+import { Chat } from "./room/chat.js";
+import { createAnnouncer, setPressed } from "./room/dom.js";
+import { LobbyPanel } from "./room/lobby-panel.js";
+import { Moderation } from "./room/moderation.js";
+import { Panels } from "./room/panels.js";
+import { Roster } from "./room/participants.js";
+import { ScreenShare } from "./room/screen-share.js";
+import { SELF, Tiles } from "./room/tiles.js";
 
 const root = document.getElementById("room");
-const tiles = document.getElementById("tiles");
-const statusRegion = document.getElementById("room-status");
+const statusLine = document.getElementById("room-status");
 const microphoneButton = document.getElementById("toggle-microphone");
 const cameraButton = document.getElementById("toggle-camera");
+const screenButton = document.getElementById("toggle-screen");
+const handButton = document.getElementById("toggle-hand");
+const viewButton = document.getElementById("toggle-view");
 const leaveButton = document.getElementById("leave");
 
 const settings = {
   tokenUrl: root.dataset.tokenUrl,
-  room: root.dataset.room,
   displayName: root.dataset.displayName,
   microphone: root.dataset.microphone === "on",
   camera: root.dataset.camera === "on",
   csrfToken: root.dataset.csrfToken,
   leftUrl: root.dataset.leftUrl || "/",
+  role: root.dataset.role || "participant",
+  lobbyUrl: root.dataset.lobbyUrl || "",
 };
 
 let session = null;
 let localStream = null;
+let over = false;
+const trackOwners = new Map(); // remote audio track id → participant id
 
-function announce(message) {
-  statusRegion.textContent = message;
+const announce = createAnnouncer(document.getElementById("room-announcements"));
+const setStatus = (message) => (statusLine.textContent = message);
+const tiles = new Tiles(document.getElementById("tiles"));
+const panels = new Panels(root);
+const roster = new Roster({
+  announce,
+  self: { id: null, name: settings.displayName, role: settings.role, guest: false, microphone: settings.microphone, camera: settings.camera },
+});
+const moderation = new Moderation();
+const chat = new Chat({ announce, isOpen: () => panels.isOpen("chat-panel") });
+const screenShare = new ScreenShare({ onChange: showOwnScreen });
+const activeSpeaker = new ActiveSpeaker();
+const lobby = settings.lobbyUrl ? new LobbyPanel({ url: settings.lobbyUrl, csrfToken: settings.csrfToken, announce }) : null;
+
+// The own tile is keyed "self": the SFU's participant id is only known once joined.
+const tileKey = (participantId) => (participantId === roster.self.id ? SELF : participantId);
+
+// --- the local microphone and camera
+
+// When one's own change was sent, the SFU's echo of the previous state may still be on its way:
+// a "microphone off" for oneself within this window is not read as a moderator's doing.
+const OWN_CHANGE_WINDOW_MS = 2000;
+let ownMicrophoneChangeAt = -Infinity;
+
+function applyMicrophone(enabled, { tell = true } = {}) {
+  if (tell) ownMicrophoneChangeAt = performance.now();
+  settings.microphone = enabled;
+  localStream?.getAudioTracks().forEach((t) => (t.enabled = enabled));
+  if (tell) session?.setMicrophoneEnabled(enabled);
+  setPressed(microphoneButton, enabled);
+  tiles.showState(SELF, { microphone: enabled });
 }
 
-// The button's name stays fixed ("Micro"); its state is aria-pressed, which assistive
-// technologies announce as "pressed / not pressed" and the CSS shows.
-function setPressed(button, enabled) {
-  button.setAttribute("aria-pressed", String(enabled));
+function applyCamera(enabled) {
+  settings.camera = enabled;
+  localStream?.getVideoTracks().forEach((t) => (t.enabled = enabled));
+  session?.setCameraEnabled(enabled);
+  setPressed(cameraButton, enabled);
+  tiles.showState(SELF, { camera: enabled });
 }
 
-function tileFor(participantId, name) {
-  let tile = tiles.querySelector(`[data-participant-id="${CSS.escape(participantId)}"]`);
-  if (tile) return tile;
-  tile = document.createElement("figure");
-  tile.className = "tile";
-  tile.dataset.participantId = participantId;
-  const video = document.createElement("video");
-  video.autoplay = true;
-  video.playsInline = true;
-  const caption = document.createElement("figcaption");
-  const label = document.createElement("span");
-  label.className = "tile-name";
-  label.textContent = name;
-  const muted = document.createElement("span");
-  muted.className = "tile-muted";
-  muted.hidden = true;
-  muted.textContent = "micro coupé";
-  caption.append(label, muted);
-  tile.append(video, caption);
-  tiles.append(tile);
-  return tile;
+function unmuteForbidden() {
+  return moderation.unmuteForbidden && !roster.isModerator;
 }
 
-function showMuteState(participantId, microphone, camera) {
-  const tile = tiles.querySelector(`[data-participant-id="${CSS.escape(participantId)}"]`);
-  if (!tile) return;
-  tile.querySelector(".tile-muted").hidden = microphone !== false;
-  tile.classList.toggle("tile-camera-off", camera === false);
+function showUnmuteRule() {
+  const forbidden = unmuteForbidden();
+  if (forbidden) microphoneButton.setAttribute("aria-disabled", "true");
+  else microphoneButton.removeAttribute("aria-disabled");
 }
 
-function attachStream(participantId, stream) {
-  const name = session.participants.get(participantId)?.name ?? "";
-  const video = tileFor(participantId, name).querySelector("video");
-  // sfu-client.js keeps one MediaStream per participant, holding their audio and video.
-  if (video.srcObject !== stream) video.srcObject = stream;
+microphoneButton.addEventListener("click", () => {
+  if (!settings.microphone && unmuteForbidden()) {
+    announce("Les modérateurs ont coupé les micros : vous ne pouvez pas réactiver le vôtre pour l'instant.");
+    return;
+  }
+  applyMicrophone(!settings.microphone);
+});
+cameraButton.addEventListener("click", () => applyCamera(!settings.camera));
+
+// --- screen share, hand, view
+
+function showOwnScreen(stream) {
+  setPressed(screenButton, Boolean(stream));
+  if (stream) {
+    tiles.startLocalScreen(stream);
+    announce("Vous partagez votre écran.");
+  } else {
+    tiles.stopScreen(SELF);
+    if (!over) announce("Vous ne partagez plus votre écran.");
+  }
 }
+
+screenButton.hidden = !ScreenShare.supported;
+screenButton.addEventListener("click", () => {
+  if (screenShare.active) {
+    screenShare.stop();
+    return;
+  }
+  screenShare.start().catch((error) => {
+    if (error?.name === "NotAllowedError") announce("Partage d'écran annulé.");
+    else announce(`Le partage d'écran n'a pas pu démarrer : ${error.message}`);
+  });
+});
+
+handButton.addEventListener("click", () => {
+  session?.raiseHand(!roster.hands.includes(roster.self.id));
+});
+
+function showView(view) {
+  setPressed(viewButton, view === "speaker");
+}
+viewButton.addEventListener("click", () => {
+  tiles.setView(tiles.view === "speaker" ? "grid" : "speaker");
+  showView(tiles.view);
+});
+document.getElementById("tiles").addEventListener("viewchange", (event) => showView(event.detail.view));
+
+panels.onChange((id, open) => {
+  if (id === "chat-panel" && open) chat.opened();
+});
+
+leaveButton.addEventListener("click", () => {
+  over = true;
+  screenShare.stop();
+  session?.leave();
+  stopLocalMedia();
+  window.location.assign(settings.leftUrl);
+});
+
+// --- moderator or not
+
+function showRole() {
+  moderation.setModerator(roster.isModerator);
+  showUnmuteRule();
+}
+roster.onChange(() => {
+  setPressed(handButton, roster.self.id !== null && roster.hands.includes(roster.self.id));
+});
+
+// --- the end: removed, meeting ended, or refused at the door
+
+function stopLocalMedia() {
+  activeSpeaker.stop();
+  lobby?.stop();
+  localStream?.getTracks().forEach((t) => t.stop());
+}
+
+function showOver(title, detail) {
+  if (over) return;
+  over = true;
+  screenShare.stop();
+  stopLocalMedia();
+  const dialog = document.getElementById("confirm-dialog");
+  if (dialog.open) dialog.close();
+  for (const video of root.querySelectorAll("video")) video.srcObject = null;
+  document.getElementById("room-live").hidden = true;
+  const panel = document.getElementById("room-over");
+  document.getElementById("room-over-title").textContent = title;
+  document.getElementById("room-over-detail").textContent = detail;
+  document.getElementById("room-over-link").href = settings.leftUrl;
+  panel.hidden = false;
+  panel.focus();
+}
+
+const ENDED_DETAIL = {
+  moderator: "Un modérateur a terminé la réunion pour tous les participants.",
+  schedule: "L'horaire prévu de la réunion est dépassé.",
+  max_duration: "La réunion a atteint sa durée maximale de 6 heures.",
+};
+
+function showEnded(reason) {
+  showOver("La réunion est terminée", ENDED_DETAIL[reason] || "");
+}
+
+function showRemoved() {
+  showOver("Vous avez été retiré de la réunion", "Un modérateur vous a retiré de cette réunion. Vous ne pouvez pas la rejoindre de nouveau.");
+}
+
+const REFUSED_AT_JOIN = {
+  ended: ["La réunion est terminée", "L'horaire prévu de la réunion est dépassé."],
+  room_locked: ["La salle est verrouillée", "Seuls les modérateurs peuvent entrer pour le moment. Réessayez plus tard."],
+  room_full: ["La salle est complète", "Le nombre maximal de participants est atteint. Réessayez plus tard."],
+  banned: ["Vous avez été retiré de la réunion", "Un modérateur vous a retiré de cette réunion. Vous ne pouvez pas la rejoindre de nouveau."],
+};
+
+// --- SFU events
+
+function onParticipant(participant, { joined = false } = {}) {
+  if (participant.id === roster.self.id) {
+    onSelfUpdated(participant);
+    return;
+  }
+  const before = roster.get(participant.id);
+  roster.upsert(participant);
+  tiles.ensure(participant.id, participant.name);
+  tiles.showState(participant.id, participant);
+  if (joined) announce(`${participant.name} a rejoint la réunion.`);
+  else if (before && before.role !== "moderator" && participant.role === "moderator") {
+    announce(`${participant.name} est maintenant modérateur.`);
+  }
+}
+
+function onSelfUpdated(participant) {
+  const before = roster.self;
+  roster.upsert(participant);
+  if (before.role !== "moderator" && participant.role === "moderator") {
+    announce("Vous êtes maintenant modérateur de cette réunion.");
+    showRole();
+  }
+  const ownChangePending = performance.now() - ownMicrophoneChangeAt < OWN_CHANGE_WINDOW_MS;
+  if (participant.microphone === false && settings.microphone && !ownChangePending) {
+    // Turned off by a moderator (the SFU no longer forwards our sound): say so and show it.
+    applyMicrophone(false, { tell: false });
+    announce("Un modérateur a coupé votre micro.");
+  }
+}
+
+function onHands(queue) {
+  const raised = roster.setHands(queue);
+  for (const participant of roster.everyone) {
+    tiles.showState(tileKey(participant.id), { hand: queue.includes(participant.id) });
+  }
+  for (const id of raised) {
+    announce(id === roster.self.id ? "Vous avez levé la main." : `${roster.nameOf(id)} lève la main.`);
+  }
+}
+
+function onRoomUpdated(detail) {
+  const changed = moderation.update(detail);
+  if (changed.locked) {
+    announce(detail.locked ? "La salle est verrouillée : seuls les modérateurs peuvent entrer." : "La salle est déverrouillée.");
+  }
+  if (!roster.isModerator) {
+    if (changed.unmuteForbidden) announce("Les modérateurs ont coupé les micros. Vous ne pouvez pas réactiver le vôtre pour l'instant.");
+    if (changed.unmuteAllowed) announce("Vous pouvez de nouveau activer votre micro.");
+  }
+  showUnmuteRule();
+}
+
+const ERROR_MESSAGES = {
+  forbidden: "Cette action est réservée aux modérateurs.",
+  unmute_forbidden: "Les modérateurs ont coupé les micros : vous ne pouvez pas réactiver le vôtre pour l'instant.",
+};
+
+function onError({ code, message }) {
+  if (code === "too_long") {
+    chat.showError("Votre message est trop long (2 000 caractères au plus).");
+  } else if (code === "unmute_forbidden") {
+    applyMicrophone(false, { tell: false });
+    announce(ERROR_MESSAGES[code]);
+  } else if (ERROR_MESSAGES[code]) {
+    announce(ERROR_MESSAGES[code]);
+  } else if (REFUSED_AT_JOIN[code]) {
+    showOver(...REFUSED_AT_JOIN[code]);
+  } else {
+    console.warn("sfu error", code, message);
+  }
+}
+
+function listen(session) {
+  session.addEventListener("joined", (event) => {
+    const detail = event.detail;
+    roster.setSelfId(detail.participantId);
+    for (const participant of detail.participants) onParticipant(participant);
+    // The SFU also tells the newcomer the room's state (docs/meetings.md).
+    if (detail.me) onSelfUpdated(detail.me);
+    if (detail.hands) onHands(detail.hands);
+    if (detail.locked !== undefined || detail.muteAll) onRoomUpdated(detail);
+    if (detail.audioOnly && settings.camera) {
+      applyCamera(false);
+      announce("Cette réunion se tient en audio seul : votre caméra est coupée.");
+    }
+    setStatus("Vous êtes dans la réunion.");
+  });
+  session.addEventListener("participant-joined", (event) => onParticipant(event.detail, { joined: true }));
+  session.addEventListener("participant-updated", (event) => onParticipant(event.detail));
+  session.addEventListener("participant-left", (event) => {
+    const name = roster.nameOf(event.detail.id);
+    roster.remove(event.detail.id);
+    tiles.remove(event.detail.id);
+    announce(`${name} a quitté la réunion.`);
+  });
+  session.addEventListener("track", (event) => {
+    const { participantId, kind, track } = event.detail;
+    if (kind === "audio") trackOwners.set(track.id, participantId);
+    if (kind === "screen") announce(`${roster.nameOf(participantId)} partage son écran.`);
+    tiles.addTrack(participantId, kind, track);
+  });
+  session.addEventListener("track-ended", (event) => {
+    const { participantId, kind, track } = event.detail;
+    trackOwners.delete(track?.id);
+    tiles.removeTrack(participantId, kind, track);
+  });
+  session.addEventListener("hands", (event) => onHands(event.detail.queue || []));
+  session.addEventListener("chat", (event) => chat.receive(event.detail));
+  session.addEventListener("room-updated", (event) => onRoomUpdated(event.detail));
+  session.addEventListener("removed", () => showRemoved());
+  session.addEventListener("ended", (event) => showEnded(event.detail?.reason));
+  session.addEventListener("error", (event) => onError(event.detail));
+  session.addEventListener("closed", (event) => {
+    const { code, reason } = event.detail;
+    if (code === 4403) showRemoved();
+    else if (code === 4410) showEnded(reason);
+    else if (code !== 1000 && !over) setStatus(`Connexion perdue : ${reason || "erreur"}. Rechargez la page pour revenir.`);
+  });
+}
+
+// --- joining
 
 async function fetchJoinTicket() {
   const response = await fetch(settings.tokenUrl, {
@@ -83,77 +341,49 @@ async function fetchJoinTicket() {
 }
 
 async function start() {
-  announce("Connexion à la salle…");
+  setStatus("Connexion à la réunion…");
   localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
-  localStream.getAudioTracks().forEach((t) => (t.enabled = settings.microphone));
-  localStream.getVideoTracks().forEach((t) => (t.enabled = settings.camera));
-  const own = tileFor("self", `${settings.displayName} (vous)`);
-  own.classList.add("tile-self");
-  const ownVideo = own.querySelector("video");
-  ownVideo.muted = true;
-  ownVideo.srcObject = new MediaStream(localStream.getVideoTracks());
+  tiles.ensure(SELF, `${settings.displayName} (vous)`, { self: true });
+  tiles.showLocalCamera(localStream);
+  applyMicrophone(settings.microphone, { tell: false });
+  applyCamera(settings.camera);
 
   const ticket = await fetchJoinTicket();
+  if (ticket.role) roster.upsert({ ...roster.self, role: ticket.role });
+  showRole();
   session = new SfuSession({
     signallingUrl: ticket.signalling_url,
     room: ticket.room,
     token: ticket.token,
     iceServers: ticket.ice_servers || [],
   });
-  session.addEventListener("joined", (event) => {
-    for (const participant of event.detail.participants) {
-      tileFor(participant.id, participant.name);
-      showMuteState(participant.id, participant.microphone, participant.camera);
-    }
-    announce("Vous êtes dans la salle.");
-  });
-  session.addEventListener("participant-joined", (event) => {
-    tileFor(event.detail.id, event.detail.name).querySelector(".tile-name").textContent =
-      event.detail.name;
-    announce(`${event.detail.name} a rejoint la salle.`);
-  });
-  session.addEventListener("participant-left", (event) => {
-    const tile = tiles.querySelector(`[data-participant-id="${CSS.escape(event.detail.id)}"]`);
-    if (tile) {
-      announce(`${tile.querySelector(".tile-name").textContent} a quitté la salle.`);
-      tile.remove();
-    }
-  });
-  session.addEventListener("participant-updated", (event) => {
-    showMuteState(event.detail.id, event.detail.microphone, event.detail.camera);
-  });
-  session.addEventListener("track", (event) => attachStream(event.detail.participantId, event.detail.stream));
-  session.addEventListener("closed", (event) => {
-    if (event.detail.code !== 1000) announce(`Connexion perdue : ${event.detail.reason || "erreur"}`);
-  });
+  for (const part of [roster, moderation, chat, screenShare]) part.attach(session, () => roster.self.id);
+  listen(session);
   await session.join(localStream);
   session.setMicrophoneEnabled(settings.microphone);
   session.setCameraEnabled(settings.camera);
+  activeSpeaker.start(session.peerConnection, () => trackOwners, (id) => tiles.setActiveSpeaker(id));
+  if (lobby && settings.role === "moderator") lobby.start();
 }
-
-microphoneButton.addEventListener("click", () => {
-  settings.microphone = !settings.microphone;
-  localStream?.getAudioTracks().forEach((t) => (t.enabled = settings.microphone));
-  session?.setMicrophoneEnabled(settings.microphone);
-  setPressed(microphoneButton, settings.microphone);
-});
-
-cameraButton.addEventListener("click", () => {
-  settings.camera = !settings.camera;
-  localStream?.getVideoTracks().forEach((t) => (t.enabled = settings.camera));
-  session?.setCameraEnabled(settings.camera);
-  setPressed(cameraButton, settings.camera);
-});
-
-leaveButton.addEventListener("click", () => {
-  session?.leave();
-  localStream?.getTracks().forEach((t) => t.stop());
-  window.location.assign(settings.leftUrl);
-});
 
 setPressed(microphoneButton, settings.microphone);
 setPressed(cameraButton, settings.camera);
 start().catch((error) => {
   console.error(error);
-  announce(`Impossible de rejoindre la salle : ${error.message}`);
+  if (REFUSED_AT_JOIN[error.code]) showOver(...REFUSED_AT_JOIN[error.code]);
+  else if (!over) setStatus(`Impossible de rejoindre la réunion : ${error.message}`);
+});
+
+// role="toolbar": the arrow keys, Home and End move between its visible buttons (Tab still
+// reaches each one).
+document.querySelector(".toolbar").addEventListener("keydown", (event) => {
+  const keys = { ArrowRight: 1, ArrowLeft: -1, Home: "first", End: "last" };
+  if (!(event.key in keys)) return;
+  const buttons = [...event.currentTarget.querySelectorAll("button:not([hidden])")];
+  const index = buttons.indexOf(document.activeElement);
+  if (index < 0) return;
+  event.preventDefault();
+  const step = keys[event.key];
+  const next = step === "first" ? 0 : step === "last" ? buttons.length - 1 : (index + step + buttons.length) % buttons.length;
+  buttons[next].focus();
 });

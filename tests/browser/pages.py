@@ -14,3 +14,19 @@ def enter_room(page, room_url):
     page.goto(room_url)
     page.click("#prejoin-form button[type=submit]")
     page.wait_for_url("**/salle")
+
+
+def create_room(page, platform, name):
+    """Create a room from the portal's form; returns its link (the pre-join page)."""
+    page.goto(f"{platform.url}/salles/nouvelle")
+    page.fill("#name", name)
+    page.click("main form button[type=submit]")
+    return page.input_value("input.copy-link__input")
+
+
+def open_panel(page, name):
+    """Open a side panel of the room (participants, chat, lobby) unless it is open already."""
+    toggle = page.locator(f"#toggle-{name}")
+    if toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+    page.wait_for_selector(f"#{name}-panel", state="visible")

@@ -16,52 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.media import RECORD_PEER_CONNECTIONS, wait_for_media_from_other
 from tests.browser.pages import enter_room, sign_in
 
 pytestmark = pytest.mark.browser
 # Set to a folder to keep a screenshot of the room, to look at it as a person would.
 SCREENSHOT_DIR = os.environ.get("WEBCONF_SCREENSHOT_DIR")
-
-# Records every RTCPeerConnection a page creates, so the test can read its stats without the
-# product exposing a debugging handle.
-RECORD_PEER_CONNECTIONS = """
-(() => {
-  const Original = window.RTCPeerConnection;
-  window.__peerConnections = [];
-  window.RTCPeerConnection = class extends Original {
-    constructor(...args) { super(...args); window.__peerConnections.push(this); }
-  };
-})();
-"""
-
-INBOUND_MEDIA = """
-async () => {
-  const totals = { videoFramesDecoded: 0, audioPackets: 0, frameWidth: 0 };
-  for (const pc of window.__peerConnections) {
-    const stats = await pc.getStats();
-    stats.forEach((report) => {
-      if (report.type !== "inbound-rtp") return;
-      if (report.kind === "video") {
-        totals.videoFramesDecoded += report.framesDecoded || 0;
-        totals.frameWidth = Math.max(totals.frameWidth, report.frameWidth || 0);
-      }
-      if (report.kind === "audio") totals.audioPackets += report.packetsReceived || 0;
-    });
-  }
-  return totals;
-}
-"""
-
-
-def wait_for_media_from_other(page, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    totals = {}
-    while time.monotonic() < deadline:
-        totals = page.evaluate(INBOUND_MEDIA)
-        if totals["videoFramesDecoded"] > 0 and totals["audioPackets"] > 0:
-            return totals
-        page.wait_for_timeout(250)
-    raise AssertionError(f"no media decoded from the other participant: {totals}")
 
 
 def test_two_agents_see_and_hear_each_other(demo_platform, browser_context_factory):

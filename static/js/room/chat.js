@@ -1,0 +1,90 @@
+// The chat panel: messages relayed by the SFU to the people present, never stored. Sent on Enter
+// (the input is in a form). While the panel is closed, new messages are counted on the toolbar
+// button and read out in the page's announcements.
+
+import { element, showCount } from "./dom.js";
+
+const MAX_LENGTH = 2000;
+const timeFormat = new Intl.DateTimeFormat("fr-FR", { hour: "2-digit", minute: "2-digit" });
+
+export class Chat {
+  #session = null;
+  #announce;
+  #isOpen;
+  #selfId = () => null;
+  #unread = 0;
+  #list = document.getElementById("chat-messages");
+  #form = document.getElementById("chat-form");
+  #input = document.getElementById("chat-input");
+  #error = document.getElementById("chat-error");
+  #unreadBadge = document.getElementById("chat-unread");
+
+  constructor({ announce, isOpen }) {
+    this.#announce = announce;
+    this.#isOpen = isOpen;
+    this.#form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#send();
+    });
+  }
+
+  attach(session, selfId) {
+    this.#session = session;
+    this.#selfId = selfId;
+  }
+
+  opened() {
+    this.#unread = 0;
+    showCount(this.#unreadBadge, 0);
+  }
+
+  // detail: {from, name, text, at} (docs/meetings.md)
+  receive({ from, name, text, at }) {
+    const mine = from === this.#selfId();
+    const sender = mine ? "Vous" : name || "Participant";
+    const date = toDate(at);
+    const item = element("li", { className: mine ? "chat-message chat-message--mine" : "chat-message" }, [
+      element("p", { className: "chat-message__meta" }, [
+        element("span", { className: "chat-message__sender", text: sender }),
+        " ",
+        element("time", { className: "chat-message__time", text: timeFormat.format(date), attributes: { datetime: date.toISOString() } }),
+      ]),
+      element("p", { className: "chat-message__text", text }),
+    ]);
+    this.#list.append(item);
+    item.scrollIntoView({ block: "nearest" });
+    if (!mine && !this.#isOpen()) {
+      this.#unread += 1;
+      showCount(this.#unreadBadge, this.#unread);
+      this.#announce(`Message de ${sender} : ${text}`);
+    }
+  }
+
+  showError(message) {
+    this.#error.textContent = message;
+    this.#error.hidden = false;
+  }
+
+  #send() {
+    const text = this.#input.value.trim();
+    this.#error.hidden = true;
+    if (!text) return;
+    if (text.length > MAX_LENGTH) {
+      this.showError(`Votre message dépasse ${MAX_LENGTH} caractères.`);
+      return;
+    }
+    if (!this.#session) {
+      this.showError("Vous n'êtes pas encore connecté à la réunion.");
+      return;
+    }
+    this.#session.sendChat(text);
+    this.#input.value = "";
+  }
+}
+
+// The SFU's `at` is seconds since the epoch; accept milliseconds and ISO strings too.
+function toDate(at) {
+  if (typeof at === "number") return new Date(at < 1e12 ? at * 1000 : at);
+  const parsed = at ? new Date(at) : new Date();
+  return Number.isNaN(parsed.getTime()) ? new Date() : parsed;
+}

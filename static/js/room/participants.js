@@ -1,0 +1,190 @@
+// Who is in the meeting: the participants panel (role, microphone and camera, raised hand), the
+// queue of raised hands in the order they were raised, and — for moderators — the actions on
+// one person: mute their microphone, remove them, make them moderator, lower their hand.
+
+import { confirmAction } from "./confirm.js";
+import { button, element, showCount } from "./dom.js";
+
+const collator = new Intl.Collator("fr");
+
+export function roleLabel(participant) {
+  if (participant.role === "moderator") return "modérateur";
+  return participant.guest ? "invité" : "participant";
+}
+
+export class Roster {
+  #self = null; // {id, name, role, guest, microphone, camera, hand}
+  #others = new Map();
+  #hands = [];
+  #session = null;
+  #announce;
+  #list = document.getElementById("participants-list");
+  #handsSection = document.getElementById("hands-section");
+  #handsList = document.getElementById("hands-list");
+  #count = document.getElementById("participants-count");
+  #listeners = new Set();
+
+  constructor({ announce, self }) {
+    this.#announce = announce;
+    this.#self = self;
+    this.#render();
+  }
+
+  attach(session) {
+    this.#session = session;
+  }
+
+  get self() {
+    return this.#self;
+  }
+
+  get isModerator() {
+    return this.#self.role === "moderator";
+  }
+
+  get everyone() {
+    return [this.#self, ...this.#others.values()];
+  }
+
+  get hands() {
+    return [...this.#hands];
+  }
+
+  get(id) {
+    return id === this.#self.id ? this.#self : this.#others.get(id);
+  }
+
+  nameOf(id) {
+    return this.get(id)?.name ?? "Un participant";
+  }
+
+  // Called with no arguments after every change.
+  onChange(listener) {
+    this.#listeners.add(listener);
+  }
+
+  setSelfId(id) {
+    this.#self = { ...this.#self, id };
+    this.#changed();
+  }
+
+  upsert(participant) {
+    if (participant.id === this.#self.id) {
+      this.#self = { ...this.#self, ...participant };
+    } else {
+      this.#others.set(participant.id, { ...this.#others.get(participant.id), ...participant });
+    }
+    this.#changed();
+  }
+
+  remove(id) {
+    this.#others.delete(id);
+    this.#hands = this.#hands.filter((hand) => hand !== id);
+    this.#changed();
+  }
+
+  // queue: participant ids in the order hands were raised. Returns the ids newly raised.
+  setHands(queue) {
+    const raised = queue.filter((id) => !this.#hands.includes(id));
+    this.#hands = [...queue];
+    this.#changed();
+    return raised;
+  }
+
+  #changed() {
+    this.#render();
+    for (const listener of this.#listeners) listener();
+  }
+
+  // --- rendering (rebuilt on every change; the focused button is found again afterwards)
+
+  #render() {
+    const focused = focusKey(document.activeElement);
+    const everyone = [this.#self, ...[...this.#others.values()].sort((a, b) => collator.compare(a.name, b.name))];
+    this.#list.replaceChildren(...everyone.map((participant) => this.#item(participant)));
+    showCount(this.#count, everyone.length);
+    this.#count.hidden = false;
+
+    this.#handsSection.hidden = this.#hands.length === 0;
+    this.#handsList.replaceChildren(...this.#hands.map((id) => this.#handItem(id)));
+    if (focused) document.querySelector(`[data-focus-key="${CSS.escape(focused)}"]`)?.focus();
+  }
+
+  #item(participant) {
+    const isSelf = participant.id === this.#self.id;
+    const states = [
+      participant.microphone === false ? "micro coupé" : "micro ouvert",
+      participant.camera === false ? "caméra coupée" : "caméra allumée",
+    ];
+    if (participant.screen) states.push("partage son écran");
+    const position = this.#hands.indexOf(participant.id);
+    const item = element("li", { className: "participant" }, [
+      element("p", { className: "participant__name", text: isSelf ? `${participant.name} (vous)` : participant.name }),
+      element("p", { className: "participant__details" }, [
+        element("span", { className: `participant__role participant__role--${roleLabel(participant)}`, text: roleLabel(participant) }),
+        element("span", { className: "participant__state", text: states.join(", ") }),
+        ...(position >= 0 ? [element("span", { className: "participant__hand", text: `main levée (${ordinal(position + 1)})` })] : []),
+      ]),
+    ]);
+    item.dataset.participantId = participant.id ?? "";
+    if (this.isModerator && !isSelf) item.append(this.#actions(participant));
+    return item;
+  }
+
+  #actions(participant) {
+    const name = participant.name;
+    const actions = element("div", { className: "participant__actions" });
+    const mute = button("Couper son micro", { label: `Couper le micro de ${name}` });
+    mute.dataset.action = "mute";
+    mute.disabled = participant.microphone === false;
+    mute.addEventListener("click", () => this.#session?.muteParticipant(participant.id));
+    actions.append(mute);
+    if (participant.role !== "moderator") {
+      const promote = button("Nommer modérateur", { label: `Nommer ${name} modérateur` });
+      promote.dataset.action = "promote";
+      promote.addEventListener("click", () => this.#session?.promote(participant.id));
+      actions.append(promote);
+    }
+    const remove = button("Retirer", { label: `Retirer ${name} de la réunion`, className: "room-button room-button--small room-button--danger" });
+    remove.dataset.action = "remove";
+    remove.addEventListener("click", async () => {
+      const confirmed = await confirmAction({
+        title: `Retirer ${name} ?`,
+        detail: `${name} quittera la réunion et ne pourra pas y revenir.`,
+        confirmLabel: "Retirer",
+      });
+      if (confirmed) this.#session?.remove(participant.id);
+    });
+    actions.append(remove);
+    for (const node of actions.children) node.dataset.focusKey = `${node.dataset.action}:${participant.id}`;
+    return actions;
+  }
+
+  #handItem(id) {
+    const isSelf = id === this.#self.id;
+    const name = isSelf ? `${this.#self.name} (vous)` : this.nameOf(id);
+    const item = element("li", { className: "hand" }, [element("span", { className: "hand__name", text: name })]);
+    item.dataset.participantId = id;
+    let lower = null;
+    if (isSelf) {
+      lower = button("Baisser ma main");
+      lower.addEventListener("click", () => this.#session?.raiseHand(false));
+    } else if (this.isModerator) {
+      lower = button("Baisser la main", { label: `Baisser la main de ${name}` });
+      lower.addEventListener("click", () => this.#session?.lowerHand(id));
+    }
+    if (lower) {
+      lower.dataset.focusKey = `lower:${id}`;
+      item.append(" ", lower);
+    }
+    return item;
+  }
+}
+
+function focusKey(node) {
+  return node?.dataset?.focusKey ?? null;
+}
+
+function ordinal(n) {
+  return n === 1 ? "1re" : `${n}e`;
+}
