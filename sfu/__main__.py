@@ -7,6 +7,8 @@ import dataclasses
 import logging
 import os
 import sys
+import threading
+import time
 
 from aiohttp import web
 
@@ -36,9 +38,44 @@ def main(argv: list[str] | None = None) -> int:
     # Quiet aiortc/aioice debug chatter unless explicitly asked for.
     logging.getLogger("aioice").setLevel(logging.WARNING)
     web.run_app(
-        create_app(config), host=config.host, port=config.port, print=None, handle_signals=True
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        print=None,
+        handle_signals=True,
+        # Worker.stop() has closed every WebSocket by then; a handler still running (a
+        # connection caught mid-negotiation) must not hold the exit for aiohttp's default 60 s.
+        shutdown_timeout=3,
     )
+    exit_despite_leftover_threads()
     return 0
+
+
+def exit_despite_leftover_threads(grace_seconds: float = 2.0) -> None:
+    """After a clean stop, leave even if non-daemon threads linger.
+
+    aiortc runs one non-daemon decoder thread per received track and stops it only when the
+    receiver is stopped; a peer connection caught mid-negotiation at shutdown can leave one
+    behind, and the interpreter would wait for it forever. The threads are named in the log so
+    the leak stays visible.
+    """
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        leftovers = [
+            thread
+            for thread in threading.enumerate()
+            if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()
+        ]
+        if not leftovers:
+            return
+        time.sleep(0.05)
+    logging.getLogger("sfu").warning(
+        "exiting with threads still running: %s", ", ".join(t.name for t in leftovers)
+    )
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
