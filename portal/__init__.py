@@ -47,10 +47,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_oidc(app)
 
     from portal.core.errors import init_error_pages
+    from portal.core.metrics import init_metrics
     from portal.core.security import init_security_headers
 
     init_security_headers(app)
     init_error_pages(app)
+    init_metrics(app)
 
     from portal.auth.blueprint import bp as auth_bp
     from portal.invitations.blueprint import bp as invitations_bp

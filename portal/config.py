@@ -41,6 +41,9 @@ ENVIRONMENT_VARIABLES = frozenset(
         "SFU_CONNECT_SRC",
         "TRUSTED_PROXIES",
         "SESSION_COOKIE_SECURE",
+        "AUDIO_ONLY_RECOMMENDED_ABOVE",
+        "SFU_PARTICIPANTS_PER_WORKER",
+        "METRICS_TOKEN",
     }
 )
 
@@ -63,6 +66,16 @@ def parse_int(name: str, value: Any) -> int:
         return int(value)
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"{name} must be a whole number, not {value!r}") from exc
+
+
+def parse_fraction(name: str, value: Any) -> float:
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{name} must be a number, not {value!r}") from exc
+    if not 0 <= fraction <= 1:
+        raise ConfigurationError(f"{name} must be between 0 and 1, not {value!r}")
+    return fraction
 
 
 def is_local_url(url: str) -> bool:
@@ -143,6 +156,15 @@ def load_config(
         "SFU_ICE_SERVERS": ice_servers,
         "SFU_CONNECT_SRC": get("SFU_CONNECT_SRC") or default_sfu_connect_src(portal_url),
         "TRUSTED_PROXIES": parse_int("TRUSTED_PROXIES", get("TRUSTED_PROXIES", 0)),
+        # Pre-join page: above this share of the SFU pool's capacity, recommend audio-only.
+        "AUDIO_ONLY_RECOMMENDED_ABOVE": parse_fraction(
+            "AUDIO_ONLY_RECOMMENDED_ABOVE", get("AUDIO_ONLY_RECOMMENDED_ABOVE", 0.7)
+        ),
+        "SFU_PARTICIPANTS_PER_WORKER": parse_int(
+            "SFU_PARTICIPANTS_PER_WORKER", get("SFU_PARTICIPANTS_PER_WORKER", 90)
+        ),
+        # Bearer token for GET /metrics from outside the loopback (unset: loopback only).
+        "METRICS_TOKEN": get("METRICS_TOKEN") or None,
         "SESSION_COOKIE_NAME": "webconf_session",
         "SESSION_COOKIE_HTTPONLY": True,
         # Lax, not Strict: the identity provider's redirect back to /auth/callback is a

@@ -3,8 +3,9 @@
 Starts a private Redis, three development identity providers (Écologie's own, Culture's own and
 a federation of the State's agents), a pool of SFU workers and the portal under gunicorn +
 gevent, seeds the ministries, their providers and administrators in the database, then prints
-where to go. Every process logs to .demo/logs/; if one dies the others are stopped and its log
-tail is shown. Nothing here is meant for production: see ansible/ for that.
+where to go. Every process logs to .demo/logs/; an SFU worker that dies is restarted by the pool
+supervisor (docs/pool.md); if any other process dies the others are stopped and its log tail is
+shown. Nothing here is meant for production: see ansible/ for that.
 """
 
 from __future__ import annotations
@@ -165,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-port", type=int, default=6390, help="private Redis port (6390)")
     parser.add_argument("--sfu-port", type=int, default=8100, help="first SFU worker port (8100)")
     parser.add_argument("--workers", type=int, default=2, help="SFU workers in the pool (2)")
+    parser.add_argument(
+        "--max-workers",
+        type=int,
+        default=None,
+        help="the pool may grow to this many workers under load (default: --workers, no growth)",
+    )
     parser.add_argument("--state-dir", type=Path, default=REPO / ".demo", help="(.demo/)")
     args = parser.parse_args(argv)
     sfu_ports = [args.sfu_port + i for i in range(args.workers)]
@@ -249,23 +256,27 @@ def main(argv: list[str] | None = None) -> int:
             [sys.executable, "-m", "flask", "meetings", "record-events"],
             portal_env,
         )
-        for index, port in enumerate(sfu_ports):
-            supervisor.start(
-                f"sfu-{index + 1}",
-                [sys.executable, "-m", "sfu"],
-                {
-                    "SFU_HOST": "127.0.0.1",
-                    "SFU_PORT": str(port),
-                    "SFU_PUBLIC_URL": f"ws://localhost:{port}/ws",
-                    "SFU_WORKER_ID": f"demo-{index + 1}",
-                    "SFU_JOIN_TOKEN_PUBLIC_KEY_FILE": str(state.public_key),
-                    "SFU_ICE_ADDRESSES": ice_addresses(),
-                    "SFU_JOIN_TOKEN_ISSUER": portal_url,
-                    "REDIS_URL": redis_url,
-                },
-            )
-        for index, port in enumerate(sfu_ports):
-            wait_for_port(port, supervisor, f"sfu-{index + 1}")
+        # The SFU pool supervisor (docs/pool.md) starts the workers demo-1, demo-2 … on
+        # consecutive ports (logs/sfu-<n>.log) and restarts one that dies.
+        supervisor.start(
+            "sfu-pool",
+            [sys.executable, "-m", "sfu.pool"],
+            {
+                "SFU_POOL_HOST_ID": "demo",
+                "SFU_POOL_MIN": str(args.workers),
+                "SFU_POOL_MAX": str(max(args.workers, args.max_workers or args.workers)),
+                "SFU_POOL_BASE_PORT": str(args.sfu_port),
+                "SFU_POOL_PUBLIC_URL": "ws://localhost:{port}/ws",
+                "SFU_POOL_LOG_DIR": str(supervisor.log_dir),
+                "SFU_HOST": "127.0.0.1",
+                "SFU_JOIN_TOKEN_PUBLIC_KEY_FILE": str(state.public_key),
+                "SFU_ICE_ADDRESSES": ice_addresses(),
+                "SFU_JOIN_TOKEN_ISSUER": portal_url,
+                "REDIS_URL": redis_url,
+            },
+        )
+        for port in sfu_ports:
+            wait_for_port(port, supervisor, "sfu-pool")
 
         supervisor.start(
             "portal",

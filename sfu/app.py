@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import time
 
 from aiohttp import web
 from aiortc import RTCConfiguration
 
-from sfu import ice
+from sfu import ice, metrics
 from sfu.config import SfuConfig
 from sfu.events import EventPublisher
 from sfu.join_tokens import JoinTokenVerifier
@@ -17,7 +20,8 @@ from sfu.passthrough import install_passthrough
 from sfu.registry import WorkerRegistry
 from sfu.room import ENDED_BY_MODERATOR, Participant, Room, Rooms
 from sfu.session import Session
-from sfu.signalling import CLOSE_ENDED, CLOSE_NORMAL
+from sfu.signalling import CLOSE_DRAINING, CLOSE_ENDED, CLOSE_NORMAL, SignallingError
+from sfu.workerload import CpuMeter, RateMeter
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +29,11 @@ WORKER_KEY = web.AppKey("worker", "Worker")
 # aiohttp's own frame limit; ours (config.max_message_bytes) is checked first so that
 # the client gets an `error` message rather than a bare close.
 _AIOHTTP_LIMIT_FACTOR = 4
+
+
+def _forwarded_frames() -> int:
+    """Encoded frames queued to subscribers' senders since the process started."""
+    return metrics.COUNTERS.forwarded_audio + metrics.COUNTERS.forwarded_video
 
 
 class Worker:
@@ -38,6 +47,14 @@ class Worker:
         self.registry: WorkerRegistry | None = None
         self.events: EventPublisher | None = None
         self.store = RoomStore(config.redis_url, config.redis_key_prefix)
+        # Draining (docs/pool.md): no new room, exit when empty or after max_drain_seconds.
+        self.draining = False
+        self._drain_task: asyncio.Task | None = None
+        self._cpu = CpuMeter(time.monotonic(), time.process_time())
+        self._forwarded = RateMeter(time.monotonic(), _forwarded_frames())
+        self.metrics = metrics.worker_registry(
+            self.rooms, lambda: self.events.dropped if self.events is not None else 0
+        )
 
     def rtc_configuration(self) -> RTCConfiguration:
         return ice.rtc_configuration(
@@ -55,6 +72,8 @@ class Worker:
                 hosted_rooms=lambda: self.rooms.slugs,
                 participant_count=lambda: self.rooms.participant_count,
                 key_prefix=self.config.redis_key_prefix,
+                load=self.load_fields,
+                on_drain_requested=self.drain,
             )
             await self.registry.start()
             self.events = EventPublisher(
@@ -65,7 +84,63 @@ class Worker:
             self.events.start()
         logger.info("worker %s serving %s", self.config.worker_id, self.config.public_url)
 
+    def load_fields(self) -> dict[str, str | int | float]:
+        """The load published in the heartbeat (docs/redis.md); called once per beat."""
+        now = time.monotonic()
+        return {
+            "cpu": f"{self._cpu.sample(now, time.process_time()):.3f}",
+            "frames_per_second": f"{self._forwarded.sample(now, _forwarded_frames()):.0f}",
+            "draining": int(self.draining),
+        }
+
+    def drain(self) -> None:
+        """Take no new room; exit once the hosted rooms are empty or after max_drain_seconds."""
+        if self.draining:
+            return
+        self.draining = True
+        self.rooms.refuse_new_room = self._refuse_new_room
+        logger.info(
+            "worker %s draining: %d rooms, %d participants, at most %.0f s",
+            self.config.worker_id,
+            len(self.rooms.slugs),
+            self.rooms.participant_count,
+            self.config.max_drain_seconds,
+        )
+        self._drain_task = asyncio.get_running_loop().create_task(self._drain_then_exit())
+
+    def _refuse_new_room(self, slug: str) -> None:
+        if self.registry is not None:
+            asyncio.get_running_loop().create_task(self.registry.release_pin(slug))
+        logger.info("worker %s draining: refused to open room %s", self.config.worker_id, slug)
+        raise SignallingError(
+            "worker_draining", "this worker is draining: ask the portal again", CLOSE_DRAINING
+        )
+
+    async def _drain_then_exit(self) -> None:
+        deadline = time.monotonic() + self.config.max_drain_seconds
+        while self.rooms.slugs and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        if self.rooms.slugs:
+            logger.info(
+                "worker %s drain time over: closing %d participants with %d",
+                self.config.worker_id,
+                self.rooms.participant_count,
+                CLOSE_DRAINING,
+            )
+            await asyncio.gather(
+                *(
+                    session._close(CLOSE_DRAINING, "worker draining, reconnect")
+                    for session in list(self.sessions)
+                ),
+                return_exceptions=True,
+            )
+        logger.info("worker %s drained, stopping", self.config.worker_id)
+        # The same clean stop as a service manager's SIGTERM (aiohttp's run_app handles it).
+        os.kill(os.getpid(), signal.SIGTERM)
+
     async def stop(self) -> None:
+        if self._drain_task is not None and self._drain_task is not asyncio.current_task():
+            self._drain_task.cancel()
         # Unregister first so that no new room is placed on a worker that is going away.
         if self.registry is not None:
             await self.registry.stop()
@@ -142,7 +217,15 @@ class Worker:
                 "rooms": len(self.rooms.slugs),
                 "participants": self.rooms.participant_count,
                 "events_dropped": self.events.dropped if self.events is not None else 0,
+                "draining": self.draining,
             }
+        )
+
+    async def handle_metrics(self, request: web.Request) -> web.Response:
+        """Prometheus exposition (docs/metrics.md); like /healthz, for the private network."""
+        return web.Response(
+            body=metrics.exposition(self.metrics),
+            headers={"Content-Type": metrics.CONTENT_TYPE},
         )
 
 
@@ -152,6 +235,7 @@ def create_app(config: SfuConfig) -> web.Application:
     app[WORKER_KEY] = worker
     app.router.add_get("/ws", worker.handle_websocket)
     app.router.add_get("/healthz", worker.handle_health)
+    app.router.add_get("/metrics", worker.handle_metrics)
 
     async def start(app: web.Application) -> None:
         await worker.start()

@@ -6,10 +6,16 @@ Used by the tests and the benchmarks; a browser uses static/js/sfu-client.js ins
     joined = await client.join()               # {"participant_id", "participants", ...}
     event = await client.next_event("track")   # RemoteTrack(participant_id, kind, mid, track)
     await client.set_microphone(False)
+    await client.set_audio_only(True)          # send and receive no video (docs/protocol.md)
     await client.chat("Bonjour")
     await client.publish_screen(screen_track)  # remote kind "screen" at the others
     await client.mute_all(allow_unmute=False)  # moderators only, like remove/lock/promote/end
     await client.leave()
+
+    # The worker died (kill -9, crash): ask the portal for a new placement and token
+    # (docs/protocol.md, "Reconnection"), then rejoin with the same local tracks.
+    if client.lost:
+        client = await client.reconnect(new_url, new_token, audio=new_audio, video=new_video)
 
 Events (`client.events`, an asyncio.Queue of `ClientEvent`): every server message by its
 `type` (joined, participant-joined, participant-left, participant-updated, chat, hands,
@@ -53,6 +59,12 @@ class ClientEvent:
     track: RemoteTrack | None = None
 
 
+# Close codes that end a session for good (docs/protocol.md, "Reconnection"). Any other close
+# (1006 when the worker dies, 1000 "worker shutting down" that the client did not ask for, 4503
+# draining, 1011), or a peer connection that fails, means the worker was lost: reconnect.
+FINAL_CLOSE_CODES = frozenset({4400, 4401, 4403, 4408, 4409, 4410, 4423, 4429})
+
+
 class SfuError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
@@ -70,10 +82,16 @@ class SfuClient:
         video: MediaStreamTrack | None = None,
         configuration: RTCConfiguration | None = None,
         auto_answer: bool = True,
+        audio_only: bool | None = None,
     ) -> None:
         self.url, self.room, self.token = url, room, token
+        self._configuration = configuration
+        self._closing = False  # this side leaves or closes: not a loss
         # False: offers are only reported as events (tests answer them by hand).
         self.auto_answer = auto_answer
+        # Audio-only mode asked for at join; None: the room's default (the token's claim).
+        self._requested_audio_only = audio_only
+        self.audio_only = bool(audio_only)
         self.local_tracks: dict[str, MediaStreamTrack | None] = {
             "audio": audio,
             "video": video,
@@ -107,7 +125,11 @@ class SfuClient:
         if self.ws is None:
             await self.connect()
         await self.send({"type": "join", "room": self.room, "token": self.token})
-        return await asyncio.wait_for(asyncio.shield(self._joined), timeout)
+        joined = await asyncio.wait_for(asyncio.shield(self._joined), timeout)
+        wanted = self._requested_audio_only
+        if wanted is not None and wanted != joined["participant"].get("audio_only", False):
+            await self.set_audio_only(wanted)
+        return joined
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send_str(json.dumps(message))
@@ -121,12 +143,24 @@ class SfuClient:
     async def set_camera(self, enabled: bool) -> None:
         await self._set_enabled("video", "camera", enabled)
 
+    async def set_audio_only(self, enabled: bool) -> None:
+        """Stop sending the camera and ask the SFU for no video (or both back)."""
+        self.audio_only = enabled
+        self._enable_camera_sender(not enabled)
+        await self.send({"type": "audio-only", "enabled": enabled})
+
     async def _set_enabled(self, kind: str, field_name: str, enabled: bool) -> None:
         for transceiver in self.pc.getTransceivers():
             if transceiver.sender.track is not None and transceiver.kind == kind:
                 # aiortc's sender drops frames (sends nothing) while disabled.
                 transceiver.sender._enabled = enabled
         await self.send({"type": "mute", field_name: enabled})
+
+    def _enable_camera_sender(self, enabled: bool) -> None:
+        camera = self.local_tracks["video"]
+        for transceiver in self.pc.getTransceivers():
+            if camera is not None and transceiver.sender.track is camera:
+                transceiver.sender._enabled = enabled
 
     async def chat(self, text: str) -> None:
         await self.send({"type": "chat", "text": text})
@@ -181,12 +215,58 @@ class SfuClient:
 
         return await asyncio.wait_for(wait(), timeout)
 
+    @property
+    def lost(self) -> bool:
+        """The worker went away under a joined client (not a refusal, removal, end or leave):
+        the signalling closed with a code outside FINAL_CLOSE_CODES, or media failed."""
+        if self.participant_id is None:
+            return False
+        if self._closing:
+            return False
+        if self.closed.is_set():
+            return self.close_code not in FINAL_CLOSE_CODES
+        return self.pc.connectionState == "failed"
+
+    async def reconnect(
+        self,
+        url: str,
+        token: str,
+        *,
+        audio: MediaStreamTrack | None = None,
+        video: MediaStreamTrack | None = None,
+        timeout: float = 15.0,
+    ) -> SfuClient:
+        """Close this client and join `url` with a fresh `token` (from the portal, naming the
+        lost worker) as a new participant; returns the new client.
+
+        `audio`/`video` must be new tracks: aiortc stops a sender's track when its peer
+        connection closes (a browser keeps its MediaStream and reuses it). Hands, chat and
+        screen share do not carry over: they lived on the lost worker.
+        """
+        await self.close()
+        client = SfuClient(
+            url,
+            self.room,
+            token,
+            audio=audio,
+            video=video,
+            configuration=self._configuration,
+            auto_answer=self.auto_answer,
+        )
+        try:
+            await client.join(timeout)
+        except BaseException:
+            await client.close()
+            raise
+        return client
+
     def tracks_of(self, participant_id: str) -> dict[str, RemoteTrack]:
         return {
             t.kind: t for t in self.remote_tracks.values() if t.participant_id == participant_id
         }
 
     async def leave(self) -> None:
+        self._closing = True
         if self.ws is not None and not self.ws.closed:
             try:
                 await self.send({"type": "leave"})
@@ -195,6 +275,7 @@ class SfuClient:
         await self.close()
 
     async def close(self) -> None:
+        self._closing = True
         if self.ws is not None:
             await self.ws.close()
         if self._reader is not None:
@@ -227,6 +308,8 @@ class SfuClient:
             self.participant_id = message["participant_id"]
             self.participants = {p["id"]: p for p in message["participants"]}
             self.me = message.get("participant", {})
+            if self._requested_audio_only is None:
+                self.audio_only = bool(self.me.get("audio_only"))
             self._joined.set_result(message)
         elif kind == "offer" and self.auto_answer:
             await self._answer(message)
@@ -258,6 +341,8 @@ class SfuClient:
             elif transceiver.sender.track is None:
                 transceiver.sender.replaceTrack(track)
                 transceiver.direction = "sendonly"
+                if source == "video" and self.audio_only:
+                    transceiver.sender._enabled = False
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
         self.revision = offer["revision"]

@@ -18,6 +18,8 @@ Every variable, its default and its meaning:
 - ``SFU_WORKER_ID`` (default random ``sfu-<12 hex>``): this worker's id in Redis.
 - ``SFU_MAX_MESSAGE_BYTES`` (default ``65536``): largest signalling message accepted.
 - ``SFU_LOG_LEVEL`` (default ``INFO``).
+- ``SFU_MAX_DRAIN_SECONDS`` (default ``1800``): once told to drain (docs/pool.md), the worker
+  exits when its last room empties or after this long, closing who is left with 4503.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class SfuConfig:
     join_timeout: float = 10.0
     answer_timeout: float = 15.0
     log_level: str = "INFO"
+    max_drain_seconds: float = 1800.0
 
     def __post_init__(self) -> None:
         if not self.public_url:
@@ -74,6 +77,7 @@ class SfuConfig:
             public_key = Path(key_file).read_bytes()
             port = int(env.get("SFU_PORT", "8443"))
             max_message_bytes = int(env.get("SFU_MAX_MESSAGE_BYTES", "65536"))
+            max_drain_seconds = float(env.get("SFU_MAX_DRAIN_SECONDS", "1800"))
         except (OSError, ValueError) as exc:
             raise ConfigError(str(exc)) from exc
         optional = {
@@ -97,5 +101,6 @@ class SfuConfig:
             redis_key_prefix=env.get("REDIS_KEY_PREFIX", ""),
             max_message_bytes=max_message_bytes,
             log_level=env.get("SFU_LOG_LEVEL", "INFO"),
+            max_drain_seconds=max_drain_seconds,
             **optional,
         )

@@ -6,6 +6,11 @@ until a keyframe: a new subscriber, or one whose queue overflowed (flushed, re-g
 requested). Video is dropped before audio: a video frame is refused as soon as the same
 subscriber's audio is backing up, while audio is only dropped when its own queue is full.
 A paused publication (a participant muted by a moderator) is still read but forwarded to no one.
+A subscriber in audio-only mode (`SubscriberLoad.video_off`, one flag per subscriber checked for
+every video frame) receives no video; when it turns video back on, its video tracks are gated
+again and a keyframe is requested from each publisher.
+
+Counting on this path uses plain integer attributes (sfu/metrics.py), never prometheus_client.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import av
 from aiortc import MediaStreamTrack, RTCRtpReceiver
 from aiortc.mediastreams import MediaStreamError
 
+from sfu.metrics import COUNTERS
 from sfu.passthrough import is_keyframe
 from sfu.rtcp import KeyframeRequester
 
@@ -30,10 +36,12 @@ AUDIO_BACKLOG_DROPS_VIDEO = 15
 
 
 class SubscriberLoad:
-    """Queue depths of one subscriber across the tracks it receives."""
+    """State of one subscriber shared by the tracks it receives: queue depths, audio-only."""
 
-    def __init__(self) -> None:
+    def __init__(self, video_off: bool = False) -> None:
         self.audio_backlog = 0
+        # Audio-only mode: every video frame (camera and screen) for this subscriber is dropped.
+        self.video_off = video_off
 
 
 class SubscriberTrack(MediaStreamTrack):
@@ -53,13 +61,14 @@ class SubscriberTrack(MediaStreamTrack):
         self.gated = kind == "video"
         self.dropped_frames = 0
         self.overflows = 0
+        self.forwarded_frames = 0  # frames queued for this subscriber (per-subscriber check)
 
     async def recv(self) -> av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
         if not self.reading:
             self.reading = True
-            if self.gated:
+            if self.gated and not self._load.video_off:
                 self._on_keyframe_needed()
         packet = await self._queue.get()
         if self.kind == "audio":
@@ -77,26 +86,52 @@ class SubscriberTrack(MediaStreamTrack):
             if self._queue.full():
                 self._queue.get_nowait()  # drop the oldest: late audio is useless
                 self.dropped_frames += 1
+                COUNTERS.dropped_frames += 1
             self._queue.put_nowait(packet)
+            self.forwarded_frames += 1
+            COUNTERS.forwarded_audio += 1
             self._load.audio_backlog = self._queue.qsize()
             return
+        if self._load.video_off:
+            return  # audio-only subscriber: not a drop, nothing is owed
         if self.gated:
             if not keyframe:
                 self.dropped_frames += 1
+                COUNTERS.dropped_frames += 1
                 return
             self.gated = False
         if self._queue.full() or self._load.audio_backlog >= AUDIO_BACKLOG_DROPS_VIDEO:
             self._overflow()
             return
         self._queue.put_nowait(packet)
+        self.forwarded_frames += 1
+        COUNTERS.forwarded_video += 1
 
     def _overflow(self) -> None:
         self.overflows += 1
+        COUNTERS.queue_overflows += 1
+        self._flush()
+        self.gated = True
+        self._on_keyframe_needed()
+
+    def _flush(self) -> None:
         while not self._queue.empty():
             self._queue.get_nowait()
             self.dropped_frames += 1
+            COUNTERS.dropped_frames += 1
+
+    def video_switched(self) -> None:
+        """The subscriber's audio-only mode changed (`SubscriberLoad.video_off` is already set).
+
+        Off: what is queued is dropped. Back on: wait for the next keyframe, and ask for one
+        now rather than at the publisher's next periodic keyframe.
+        """
+        if self.kind != "video":
+            return
+        self._flush()
         self.gated = True
-        self._on_keyframe_needed()
+        if not self._load.video_off and self.reading:
+            self._on_keyframe_needed()
 
     def end(self) -> None:
         """Make the reading sender stop after what is queued is dropped."""
@@ -137,6 +172,16 @@ class Publication:
     def request_keyframe(self) -> None:
         if self.keyframes is not None:
             self.keyframes.request()
+
+    def set_paused(self, paused: bool) -> None:
+        """Stop or resume forwarding; resumed video waits for (and asks for) a keyframe."""
+        if paused == self.paused:
+            return
+        self.paused = paused
+        if not paused and self.kind == "video":
+            for subscriber in self._subscribers.values():
+                subscriber.gated = True
+            self.request_keyframe()
 
     def subscribe(self, subscriber_id: str, load: SubscriberLoad) -> SubscriberTrack:
         track = SubscriberTrack(self.kind, load, self.request_keyframe)

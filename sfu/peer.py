@@ -66,7 +66,7 @@ class Peer:
         self.pc = RTCPeerConnection(configuration)
         self._on_failure = on_failure
         self._answer_timeout = answer_timeout
-        self._load = SubscriberLoad()
+        self._load = SubscriberLoad(video_off=participant.audio_only)
         self.publish_transceivers: dict[str, RTCRtpTransceiver] = {}
         for kind in KINDS:
             transceiver = self.pc.addTransceiver(kind, direction="recvonly")
@@ -151,6 +151,14 @@ class Peer:
             ) from exc
         await self._publish_answered_tracks(answer_sdp)
 
+    def set_audio_only(self, enabled: bool) -> None:
+        """Receive no video (enabled) or video again; the same transceivers stay negotiated."""
+        if self._load.video_off == enabled:
+            return
+        self._load.video_off = enabled
+        for subscription in self.subscriptions.values():
+            subscription.track.video_switched()
+
     def add_screen_slot(self) -> bool:
         """A recvonly video transceiver for a screen share; False if there already is one."""
         if SCREEN in self.publish_transceivers:
@@ -213,6 +221,8 @@ class Peer:
                 publication.keyframes.media_ssrc = media_ssrc_from_sdp(answer_sdp, transceiver.mid)
             if source == "audio":
                 publication.paused = self.participant.audio_blocked
+            elif source == "video":
+                publication.paused = self.participant.audio_only
             publication.start()
             self.room.publications[key] = publication
             published.append(source)

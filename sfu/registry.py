@@ -1,16 +1,19 @@
 """Announces this worker in Redis (docs/redis.md) so the portal can place rooms on it.
 
-Every `interval` seconds: the hash `sfu:worker:{id}` (url, rooms, participants, started_at) with a
-10 s TTL, the worker's score in `sfu:workers`, and the TTL of the pins of the rooms it hosts.
-`stop()` removes the worker, and the pins that still name it.
+Every `interval` seconds: the hash `sfu:worker:{id}` (url, load, draining, host, pid, started_at)
+with a 10 s TTL, the worker's score in `sfu:workers`, and the TTL of the pins of the rooms it
+hosts. Each beat also looks for the drain command `sfu:worker:{id}:drain` (docs/pool.md).
+`stop()` removes the worker, its drain command, and the pins that still name it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import redis.asyncio as redis
 
@@ -37,6 +40,8 @@ class WorkerRegistry:
         participant_count: Callable[[], int],
         key_prefix: str = "",
         interval: float = HEARTBEAT_SECONDS,
+        load: Callable[[], Mapping[str, str | int | float]] | None = None,
+        on_drain_requested: Callable[[], None] | None = None,
     ) -> None:
         self._redis = redis.Redis.from_url(redis_url, decode_responses=True)
         self.worker_id = worker_id
@@ -45,7 +50,10 @@ class WorkerRegistry:
         self._participant_count = participant_count
         self._prefix = key_prefix
         self._interval = interval
+        self._load = load or (lambda: {})
+        self._on_drain_requested = on_drain_requested
         self._started_at = int(time.time())
+        self._host = socket.gethostname()
         self._task: asyncio.Task | None = None
 
     def _key(self, suffix: str) -> str:
@@ -54,6 +62,10 @@ class WorkerRegistry:
     @property
     def worker_key(self) -> str:
         return self._key(f"sfu:worker:{self.worker_id}")
+
+    @property
+    def drain_key(self) -> str:
+        return self._key(f"sfu:worker:{self.worker_id}:drain")
 
     async def start(self) -> None:
         await self.heartbeat()  # registered before the first join can be placed here
@@ -78,13 +90,29 @@ class WorkerRegistry:
                     "rooms": len(rooms),
                     "participants": self._participant_count(),
                     "started_at": self._started_at,
+                    "host": self._host,
+                    "pid": os.getpid(),
+                    **self._load(),
                 },
             )
             pipe.expire(self.worker_key, WORKER_TTL_SECONDS)
             pipe.zadd(self._key("sfu:workers"), {self.worker_id: now})
             for slug in rooms:
                 pipe.expire(self._key(f"sfu:room:{slug}"), ROOM_PIN_TTL_SECONDS)
-            await pipe.execute()
+            pipe.exists(self.drain_key)
+            results = await pipe.execute()
+        if results[-1] and self._on_drain_requested is not None:
+            self._on_drain_requested()
+
+    async def release_pin(self, slug: str) -> None:
+        """Delete the pin of a room this worker refused to open (it is draining), if it still
+        names this worker, so that the portal places the room elsewhere on the next join."""
+        try:
+            await self._redis.eval(
+                _DELETE_IF_OURS, 1, self._key(f"sfu:room:{slug}"), self.worker_id
+            )
+        except Exception:
+            logger.warning("could not release the pin of room %s", slug, exc_info=True)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -92,7 +120,7 @@ class WorkerRegistry:
             await asyncio.gather(self._task, return_exceptions=True)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(self.worker_key)
+                pipe.delete(self.worker_key, self.drain_key)
                 pipe.zrem(self._key("sfu:workers"), self.worker_id)
                 for slug in self._hosted_rooms():
                     pipe.eval(_DELETE_IF_OURS, 1, self._key(f"sfu:room:{slug}"), self.worker_id)

@@ -53,6 +53,8 @@ class Participant:
     hand: bool = False
     # Muted by a moderator: the SFU drops this participant's audio until they unmute.
     audio_blocked: bool = False
+    # Audio-only mode: the SFU forwards no video to this participant and none of theirs.
+    audio_only: bool = False
     peer: Peer | None = None
 
     @property
@@ -69,6 +71,7 @@ class Participant:
             "camera": self.camera,
             "screen": self.screen,
             "hand": self.hand,
+            "audio_only": self.audio_only,
         }
 
 
@@ -149,6 +152,17 @@ class Room:
         if publication is not None:
             publication.paused = blocked
 
+    def set_audio_only(self, participant: Participant, enabled: bool) -> None:
+        """Audio-only mode at the fan-out: no video to the participant, none of their camera."""
+        participant.audio_only = enabled
+        if enabled:
+            participant.camera = False
+        if participant.peer is not None:
+            participant.peer.set_audio_only(enabled)
+        publication = self.publications.get((participant.id, "video"))
+        if publication is not None:
+            publication.set_paused(enabled)
+
     def set_hand(self, participant: Participant, raised: bool) -> bool:
         """Raise or lower a hand; True if the queue changed."""
         participant.hand = raised
@@ -193,11 +207,16 @@ class Rooms:
 
     def __init__(self) -> None:
         self._rooms: dict[str, Room] = {}
+        # Set while the worker drains (docs/pool.md): called with the slug of a room this worker
+        # does not host, it raises the refusal; rooms already hosted stay open.
+        self.refuse_new_room: Callable[[str], None] | None = None
 
     def get_or_create(self, slug: str) -> Room:
         room = self._rooms.get(slug)
         # An ended room whose participants are still being closed is not joined: a new one is.
         if room is None or room.ended:
+            if self.refuse_new_room is not None:
+                self.refuse_new_room(slug)
             room = self._rooms[slug] = Room(slug)
             logger.info("room %s opened", slug)
         return room

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 
+from sfu.metrics import COUNTERS
+
 logger = logging.getLogger(__name__)
 
 
@@ -70,6 +72,7 @@ class KeyframeRequester:
             self._pending = False
             self._last_sent = time.monotonic()
             self.sent_count += 1
+            COUNTERS.keyframe_requests += 1
             try:
                 await self._receiver._send_rtcp_pli(self.media_ssrc)
             except Exception:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from sfu.join_tokens import JoinTokenError
+from sfu.metrics import COUNTERS
 from sfu.peer import SCREEN, Peer
 from sfu.room import ENDED_BY_MODERATOR, ENDED_BY_SCHEDULE, MODERATOR, Participant, Room
 from sfu.signalling import (
@@ -32,6 +33,7 @@ from sfu.signalling import (
     CLOSE_UNAUTHORIZED,
     AllowUnmute,
     Answer,
+    AudioOnly,
     Chat,
     End,
     Hand,
@@ -75,8 +77,12 @@ class Session:
 
     async def run(self) -> None:
         try:
-            join = await self._receive_join()
-            await self._admit(join)
+            try:
+                join = await self._receive_join()
+                await self._admit(join)
+            except SignallingError as refusal:
+                COUNTERS.join_refusals[refusal.code] += 1
+                raise
             while True:
                 message = await self._receive()
                 if isinstance(message, Leave):
@@ -135,6 +141,7 @@ class Session:
             existing = self.worker.rooms.find(join.room)
             if existing is not None:
                 existing.set_close_at(claims.close_at)
+            COUNTERS.join_refusals["ended"] += 1
             await self.send({"type": "ended", "by": None, "reason": ENDED_BY_SCHEDULE})
             await self._close(CLOSE_ENDED, "meeting ended")
             raise _Closed
@@ -171,6 +178,8 @@ class Session:
         if room.mute_all and not moderator:
             participant.microphone = False
             participant.audio_blocked = True
+        if claims.audio_only:  # the room's (or tenant's) default; the participant may switch
+            participant.audio_only, participant.camera = True, False
         room.locked = room.locked or locked
         self.participant, self.room = participant, room
         others = [p.describe() for p in room.others(participant.id)]
@@ -222,6 +231,16 @@ class Session:
             await self._mute(message)
         elif isinstance(message, Chat):
             await self._chat(message.text)
+        elif isinstance(message, AudioOnly):
+            if message.enabled != participant.audio_only:
+                room.set_audio_only(participant, message.enabled)
+                logger.info(
+                    "%s turned audio-only %s in room %s",
+                    participant.id,
+                    "on" if message.enabled else "off",
+                    room.slug,
+                )
+                await room.broadcast_participant(participant)
         elif isinstance(message, Hand):
             if room.set_hand(participant, message.raised):
                 await room.broadcast_participant(participant)

@@ -22,6 +22,7 @@ CLOSE_CONFLICT = 4409
 CLOSE_ENDED = 4410  # the meeting ended (moderator, schedule or longest duration)
 CLOSE_LOCKED = 4423
 CLOSE_FULL = 4429
+CLOSE_DRAINING = 4503  # the worker is draining: reconnect through the portal (re-placed)
 
 MAX_TOKEN_CHARS = 8192
 MAX_ROOM_CHARS = 200
@@ -88,6 +89,11 @@ class Hand:
 
 
 @dataclass(frozen=True)
+class AudioOnly:
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class PublishScreen:
     pass
 
@@ -146,6 +152,7 @@ ClientMessage = (
     | Leave
     | Chat
     | Hand
+    | AudioOnly
     | LowerHand
     | PublishScreen
     | UnpublishScreen
@@ -224,6 +231,8 @@ def parse_client_message(raw: str | bytes, max_bytes: int) -> ClientMessage:
         return Chat(text=_field(data, "text", str))
     if kind == "hand":
         return Hand(raised=_field(data, "raised", bool))
+    if kind == "audio-only":
+        return AudioOnly(enabled=_field(data, "enabled", bool))
     if kind == "mute-all":
         return MuteAll(allow_unmute=_field(data, "allow_unmute", bool))
     if kind == "lock":

@@ -18,6 +18,7 @@ from portal.auth.forms import FindMinistryForm, SignOutForm
 from portal.auth.oidc import client_for, provider_origin
 from portal.auth.operations import SignInRefused, mapped_claims, sign_in_identity
 from portal.core.crypto import SecretDecryptionError
+from portal.core.metrics import count_sign_in
 from portal.core.security import allow_form_action
 from portal.core.urls import safe_next_url
 from portal.extensions import db
@@ -227,6 +228,7 @@ def callback():
         user = sign_in_identity(provider, tenant, str(claims.get("sub") or ""), person)
     except MismatchingStateError:
         logger.warning("sign-in callback with an unknown state from %s", request.remote_addr)
+        count_sign_in("unknown_state")
         return sign_in_error(*REFUSALS["provider_unknown"])
     except JoseError as exc:
         # Bad signature, wrong audience, expired, wrong nonce...
@@ -235,11 +237,13 @@ def callback():
             provider.issuer if provider else "?",
             exc,
         )
+        count_sign_in("invalid_id_token")
         return sign_in_error(*REFUSALS["wrong_issuer"])
     except AuthlibBaseError as exc:
         # The provider refused (error=access_denied...) or rejected the code or our client
         # credentials (invalid_grant, invalid_client).
         logger.warning("sign-in refused by provider %s: %s", provider.issuer, exc)
+        count_sign_in("provider_refused")
         return sign_in_error(
             400,
             "Connexion refusée",
@@ -253,12 +257,15 @@ def callback():
                 provider.issuer if provider else "?",
                 exc,
             )
+        count_sign_in(exc.reason if exc.reason in REFUSALS else "missing_information")
         return sign_in_error(*REFUSALS.get(exc.reason, MISSING_INFORMATION))
     except SecretDecryptionError:
         logger.exception("client secret of provider %s unreadable", provider.issuer)
+        count_sign_in("misconfigured")
         return sign_in_error(*MISCONFIGURED)
     except requests.RequestException:
         logger.exception("identity provider %s unreachable during sign-in", provider.issuer)
+        count_sign_in("unreachable")
         return sign_in_error(*UNREACHABLE)
 
     next_url = session.pop(NEXT_KEY, None) or url_for("rooms.my_rooms")
@@ -268,6 +275,7 @@ def callback():
     session[PROVIDER_KEY] = provider.public_id
     session[PROVIDER_ORIGIN_KEY] = provider_origin(provider)
     login_user(user)
+    count_sign_in("success")
     flash(f"Bienvenue, {user.display_name}.", "success")
     return redirect(safe_next_url(next_url, url_for("rooms.my_rooms")))
 

@@ -1,14 +1,16 @@
 """Finds the SFU worker that hosts a room, pinning the room to a worker in Redis.
 
 Implements the placement described in docs/redis.md: a room lives on exactly one worker; the
-first join pins it (SET NX) to the live worker with the fewest participants, later joins reuse
-the pin, and a pin naming a dead worker is replaced with a compare-and-set so that two portals
-racing cannot split a room across workers.
+first join pins it (SET NX) to the least-loaded live worker that is not draining (lowest CPU,
+then fewest participants), later joins reuse the pin (even on a draining worker: the room stays
+where it lives), and a pin naming a dead worker is replaced with a compare-and-set so that two
+portals racing cannot split a room across workers.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -17,7 +19,11 @@ import redis
 logger = logging.getLogger(__name__)
 
 PIN_SECONDS = 60
+# CPU differences below this are noise between two samples: participants decide instead.
+CPU_STEP = 0.05
 _MAX_ATTEMPTS = 5
+# A worker a client reports unreachable is dead once silent this long (heartbeat every 2 s).
+FAILED_WORKER_SILENCE_SECONDS = 3.0
 
 # Replace the pin only if it still names the stale worker we read (compare-and-set).
 _REPLACE_STALE_PIN = """
@@ -30,7 +36,7 @@ return 0
 
 
 class NoWorkerAvailable(Exception):
-    """No live SFU worker is registered: nobody can join a room right now."""
+    """No live SFU worker takes new rooms (none registered, or all draining)."""
 
 
 class PlacementConflict(Exception):
@@ -43,6 +49,8 @@ class Worker:
     url: str  # WebSocket signalling URL a browser can reach
     rooms: int
     participants: int
+    cpu: float = 0.0  # fraction of one core over the last heartbeat interval
+    draining: bool = False  # takes no new room (docs/pool.md)
 
 
 def _text(value: str | bytes | None) -> str | None:
@@ -54,6 +62,14 @@ def _int(value: str | bytes | None) -> int:
         return int(_text(value) or 0)
     except ValueError:
         return 0
+
+
+def _float(value: str | None) -> float:
+    try:
+        number = float(value or 0)
+    except ValueError:
+        return 0.0
+    return number if math.isfinite(number) and number > 0 else 0.0
 
 
 class Placement:
@@ -96,18 +112,29 @@ class Placement:
             logger.info("pruned dead SFU workers from the registry: %s", ", ".join(dead))
         return live
 
-    def place(self, room_slug: str) -> Worker:
-        """Return the worker hosting `room_slug`, pinning the room to one if needed."""
+    def place(self, room_slug: str, failed_worker: str | None = None) -> Worker:
+        """Return the worker hosting `room_slug`, pinning the room to one if needed.
+
+        `failed_worker`: a client lost its connection to this worker (docs/protocol.md,
+        "Reconnection"). It counts as dead before its hash expires only if its last heartbeat
+        is older than FAILED_WORKER_SILENCE_SECONDS, so that no client can move a room off a
+        healthy worker (which would split the room).
+        """
         room_key = self.room_key(room_slug)
+        silent = failed_worker if failed_worker and self._silent(failed_worker) else None
         for _ in range(_MAX_ATTEMPTS):
             pinned_id = _text(self._redis.get(room_key))
-            if pinned_id is not None:
+            if pinned_id is not None and pinned_id != silent:
                 pinned = self.worker(pinned_id)
                 if pinned is not None:
                     return pinned
-            candidates = self.live_workers()
+            candidates = [
+                worker
+                for worker in self.live_workers()
+                if not worker.draining and worker.worker_id != silent
+            ]
             if not candidates:
-                raise NoWorkerAvailable("no live SFU worker")
+                raise NoWorkerAvailable("no live SFU worker takes new rooms")
             chosen = self.choose(candidates)
             if pinned_id is None:
                 won = self._redis.set(room_key, chosen.worker_id, nx=True, ex=self._pin_seconds)
@@ -129,9 +156,17 @@ class Placement:
             time.sleep(0.005)
         raise PlacementConflict(f"could not settle the placement of room {room_slug}")
 
+    def _silent(self, worker_id: str) -> bool:
+        """No heartbeat from this worker for FAILED_WORKER_SILENCE_SECONDS (or ever)."""
+        beat = self._redis.zscore(self.workers_key, worker_id)
+        return beat is None or time.time() - beat > FAILED_WORKER_SILENCE_SECONDS
+
     def choose(self, candidates: list[Worker]) -> Worker:
-        """The policy: fewest participants, then fewest rooms."""
-        return min(candidates, key=lambda w: (w.participants, w.rooms, w.worker_id))
+        """The policy: lowest CPU (in steps of CPU_STEP), then fewest participants and rooms."""
+        return min(
+            candidates,
+            key=lambda w: (int(w.cpu / CPU_STEP), w.participants, w.rooms, w.worker_id),
+        )
 
     @staticmethod
     def _worker_from_hash(worker_id: str, fields: dict) -> Worker | None:
@@ -143,4 +178,6 @@ class Placement:
             url=fields["url"],
             rooms=_int(fields.get("rooms")),
             participants=_int(fields.get("participants")),
+            cpu=_float(fields.get("cpu")),
+            draining=fields.get("draining") == "1",
         )

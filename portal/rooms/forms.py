@@ -76,6 +76,15 @@ class PreJoinForm(FlaskForm):
     )
     microphone = BooleanField("Micro activé en entrant", default=True)
     camera = BooleanField("Caméra activée en entrant", default=True)
+    # Pre-checked by the room's setting or when the SFU pool is busy (views.prejoin).
+    audio_only = BooleanField(
+        "Audio seul",
+        default=False,
+        description=(
+            "Vous ne recevez ni n'envoyez de vidéo : la réunion consomme bien moins de réseau. "
+            "Vous pourrez changer d'avis pendant la réunion."
+        ),
+    )
 
 
 class ParisDateTimeField(StringField):

@@ -223,6 +223,7 @@ class JoinGrant:
     participant_id: str
     role: str
     ice_servers: list
+    worker_id: str  # the worker hosting the room; a client that loses it reports it back
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -241,15 +242,17 @@ def issue_join(
     issuer: str,
     lifetime_seconds: int,
     ice_servers: list,
+    failed_worker: str | None = None,
 ) -> JoinGrant:
     """Check the visitor may enter now, place the room on a worker and sign a single-use token
     for this one join.
 
     Raises JoinRefused (check_entry), NoWorkerAvailable (placement) when no SFU worker is alive.
+    `failed_worker`: the worker a reconnecting client lost (Placement.place).
     """
     room = visitor.room
     check_entry(visitor, lobby=lobby, client=client, key_prefix=key_prefix, now=now)
-    worker = placement.place(room.slug)
+    worker = placement.place(room.slug, failed_worker=failed_worker)
     participant_id = secrets.token_urlsafe(12)
     role = visitor.role
     schedule = schedule_of(room)
@@ -280,4 +283,5 @@ def issue_join(
         participant_id=participant_id,
         role=role.value,
         ice_servers=ice_servers,
+        worker_id=worker.worker_id,
     )

@@ -25,7 +25,9 @@ from flask_login import current_user, login_required
 
 from portal.core import services
 from portal.core.errors import error_response
+from portal.core.metrics import count_join_token
 from portal.lobby.views import lobby_service
+from portal.media.load import PoolLoad, pool_load
 from portal.media.placement import NoWorkerAvailable, PlacementConflict
 from portal.rooms import operations
 from portal.rooms.access import room_manager_view, room_view
@@ -97,6 +99,19 @@ def waiting_gate(visitor: Visitor):
     return None
 
 
+def current_pool_load() -> PoolLoad | None:
+    """The SFU pool's load for the pre-join page; None if Redis cannot tell."""
+    try:
+        return pool_load(
+            services.redis_client(),
+            current_app.config["REDIS_KEY_PREFIX"],
+            current_app.config["SFU_PARTICIPANTS_PER_WORKER"],
+        )
+    except redis.RedisError:
+        logger.warning("SFU pool load unavailable (Redis)", exc_info=True)
+        return None
+
+
 @room_view
 def prejoin(visitor: Visitor):
     room = visitor.room
@@ -107,20 +122,30 @@ def prejoin(visitor: Visitor):
     if form.validate_on_submit():
         choices = dict(session.get(JOIN_CHOICES_KEY, {}))
         choices.pop(room.slug, None)
+        audio_only = bool(form.audio_only.data)
         choices[room.slug] = {
             "display_name": form.display_name.data,
             "microphone": bool(form.microphone.data),
-            "camera": bool(form.camera.data) and not room.audio_only_by_default,
+            "camera": bool(form.camera.data) and not audio_only,
+            "audio_only": audio_only,
         }
         # Dicts keep insertion order: drop the rooms joined longest ago.
         session[JOIN_CHOICES_KEY] = dict(list(choices.items())[-MAX_REMEMBERED_ROOMS:])
         return redirect(url_for("rooms.room_page", slug=room.slug))
+    load = current_pool_load()
+    # Above the threshold, audio-only is recommended and pre-checked (docs/configuration.md).
+    busy = bool(
+        load and load.workers and load.level > current_app.config["AUDIO_ONLY_RECOMMENDED_ABOVE"]
+    )
     if not form.is_submitted():
         previous = remembered_choices(room)
         form.display_name.data = (previous or {}).get("display_name") or visitor.default_name
         if previous:
             form.microphone.data, form.camera.data = previous["microphone"], previous["camera"]
-        if room.audio_only_by_default:
+        form.audio_only.data = (
+            room.audio_only_by_default or busy or bool((previous or {}).get("audio_only"))
+        )
+        if form.audio_only.data:
             form.camera.data = False
     status = 400 if form.is_submitted() else 200
     return render_template(
@@ -129,6 +154,8 @@ def prejoin(visitor: Visitor):
         form=form,
         visitor=visitor,
         schedule=schedule_of(room),
+        load=load,
+        audio_only_recommended=busy,
     ), status
 
 
@@ -145,6 +172,7 @@ def room_page(visitor: Visitor):
         "rooms/room.html",
         room=room,
         choices=choices,
+        audio_only=choices.get("audio_only", room.audio_only_by_default),
         role=visitor.role.value,
         ice_servers_json=json.dumps(current_app.config["SFU_ICE_SERVERS"]),
     )
@@ -168,12 +196,16 @@ def join_token(visitor: Visitor):
             issuer=current_app.config["PORTAL_URL"],
             lifetime_seconds=current_app.config["JOIN_TOKEN_LIFETIME"],
             ice_servers=current_app.config["SFU_ICE_SERVERS"],
+            # A reconnecting client names the worker it lost (docs/protocol.md, "Reconnection").
+            failed_worker=request.form.get("failed_worker", "")[:100] or None,
         )
     except operations.JoinRefused as refusal:
         logger.info("join token refused to %s in room %s: %s", visitor.uid, room.slug, refusal.code)
+        count_join_token("refused", refusal.code)
         return json_error(refusal.status, refusal.code, refusal.message)
     except (NoWorkerAvailable, PlacementConflict, redis.RedisError) as exc:
         logger.warning("no SFU worker for room %s: %r", room.slug, exc)
+        count_join_token("refused", "no_worker")
         return json_error(
             503,
             "no_worker",
@@ -182,12 +214,14 @@ def join_token(visitor: Visitor):
         )
     except (services.JoinTokenKeyMissing, OSError):
         logger.exception("cannot sign join tokens")
+        count_join_token("refused", "not_configured")
         return json_error(
             503,
             "not_configured",
             "Le portail n'est pas configuré pour ouvrir les salles. "
             "Contactez l'administrateur du portail.",
         )
+    count_join_token("issued")
     response = jsonify(grant.as_json())
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,9 +1,12 @@
-// Pre-join page: camera preview and device toggles. Without JavaScript the form still works.
+// Pre-join page: camera preview, device toggles and the audio-only choice (which turns the
+// camera off). Without JavaScript the form still works: the server ignores the camera when
+// audio-only is chosen.
 
 const form = document.getElementById("prejoin-form");
 const video = document.getElementById("preview");
 const status = document.getElementById("preview-status");
 const cameraBox = form?.querySelector('input[name="camera"]');
+const audioOnlyBox = form?.querySelector('input[name="audio_only"]');
 let stream = null;
 
 function say(message) {
@@ -42,8 +45,17 @@ async function startPreview() {
   }
 }
 
+function updateAudioOnly() {
+  if (!audioOnlyBox) return;
+  if (audioOnlyBox.checked) cameraBox.checked = false;
+  cameraBox.disabled = audioOnlyBox.checked;
+}
+
 function update() {
-  if (cameraBox.checked) {
+  if (audioOnlyBox?.checked) {
+    stopPreview();
+    say("Audio seul : vous ne recevrez ni n'enverrez de vidéo.");
+  } else if (cameraBox.checked) {
     startPreview();
   } else {
     stopPreview();
@@ -53,6 +65,11 @@ function update() {
 
 if (form && video && cameraBox) {
   cameraBox.addEventListener("change", update);
+  audioOnlyBox?.addEventListener("change", () => {
+    updateAudioOnly();
+    update();
+  });
+  updateAudioOnly();
   // Free the camera before the room page asks for it again.
   form.addEventListener("submit", stopPreview);
   window.addEventListener("pagehide", stopPreview);

@@ -2,9 +2,15 @@
 // events into the page. Media and signalling live in sfu-client.js; the page's parts live in
 // room/: tiles (mosaic and speaker view), participants (list, raised hands, actions on one
 // person), moderation (room-wide), chat, lobby-panel (waiting room), screen-share, panels.
+//
+// If the SFU worker is lost (it died, or is draining), the page reconnects by itself: a fresh
+// ticket naming the lost worker, a new session with the same local stream, tiles rebuilt as
+// tracks arrive (docs/protocol.md, "Reconnection"). Chat history stays; raised hands are lost
+// with the worker.
 
 import { SfuSession } from "./sfu-client.js";
 import { ActiveSpeaker } from "./room/active-speaker.js";
+import { attachAudioOnly } from "./room/audio-only.js";
 import { Chat } from "./room/chat.js";
 import { createAnnouncer, setPressed } from "./room/dom.js";
 import { LobbyPanel } from "./room/lobby-panel.js";
@@ -37,6 +43,10 @@ const settings = {
 let session = null;
 let localStream = null;
 let over = false;
+let workerId = null; // the worker of the current session (from the ticket)
+
+// Waits between reconnection attempts; after the last one the page gives up (about 30 s).
+const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 8000, 8000];
 const trackOwners = new Map(); // remote audio track id → participant id
 
 const announce = createAnnouncer(document.getElementById("room-announcements"));
@@ -279,7 +289,15 @@ function onError({ code, message }) {
   }
 }
 
-function listen(session) {
+// Events of a session that was replaced (lost worker) no longer concern the page.
+function listen(source) {
+  const session = {
+    addEventListener: (type, handler) =>
+      source.addEventListener(type, (event) => {
+        if (source === currentSession()) handler(event);
+      }),
+  };
+  session.addEventListener("reconnecting", () => reconnect());
   session.addEventListener("joined", (event) => {
     const detail = event.detail;
     roster.setSelfId(detail.participantId);
@@ -323,21 +341,117 @@ function listen(session) {
     const { code, reason } = event.detail;
     if (code === 4403) showRemoved();
     else if (code === 4410) showEnded(reason);
-    else if (code !== 1000 && !over) setStatus(`Connexion perdue : ${reason || "erreur"}. Rechargez la page pour revenir.`);
+    else if (code !== 1000 && !event.detail.lost && !reconnecting && !over) setStatus(`Connexion perdue : ${reason || "erreur"}. Rechargez la page pour revenir.`);
   });
+}
+
+function currentSession() {
+  return session;
 }
 
 // --- joining
 
-async function fetchJoinTicket() {
+// failedWorker: the worker a reconnecting page lost; the portal places the room elsewhere once
+// that worker is silent (docs/protocol.md, "Reconnection").
+async function fetchJoinTicket(failedWorker = null) {
   const response = await fetch(settings.tokenUrl, {
     method: "POST",
     headers: { "X-CSRFToken": settings.csrfToken, Accept: "application/json" },
     credentials: "same-origin",
+    body: failedWorker ? new URLSearchParams({ failed_worker: failedWorker }) : undefined,
   });
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.message || `Erreur ${response.status}`);
+  if (!response.ok) {
+    const error = new Error(body.message || `Erreur ${response.status}`);
+    error.code = body.error;
+    error.status = response.status;
+    throw error;
+  }
   return body;
+}
+
+// A ticket, then a session on its worker with the page's local stream.
+async function connect(failedWorker = null) {
+  const ticket = await fetchJoinTicket(failedWorker);
+  if (ticket.role) roster.upsert({ ...roster.self, role: ticket.role });
+  showRole();
+  const next = new SfuSession({
+    signallingUrl: ticket.signalling_url,
+    room: ticket.room,
+    token: ticket.token,
+    iceServers: ticket.ice_servers || [],
+  });
+  session = next;
+  workerId = ticket.worker_id || null;
+  for (const part of [roster, moderation, chat, screenShare]) part.attach(next, () => roster.self.id);
+  listen(next);
+  attachAudioOnly(next, { root, announce });
+  try {
+    await next.join(localStream);
+  } catch (error) {
+    if (session === next) session = null;
+    throw error;
+  }
+  next.setMicrophoneEnabled(settings.microphone);
+  next.setCameraEnabled(settings.camera);
+  activeSpeaker.start(next.peerConnection, () => trackOwners, (id) => tiles.setActiveSpeaker(id));
+}
+
+// The others' tiles and states belonged to the lost session: they come back, under new
+// participant ids, as the new session's `joined` and tracks arrive.
+function forgetOthers() {
+  activeSpeaker.stop();
+  trackOwners.clear();
+  const hadHands = roster.hands.length > 0;
+  roster.setHands([]);
+  for (const participant of roster.everyone) {
+    if (participant.id === roster.self.id) continue;
+    roster.remove(participant.id);
+    tiles.remove(participant.id);
+  }
+  tiles.showState(SELF, { hand: false });
+  return hadHands;
+}
+
+let reconnecting = false;
+
+async function reconnect() {
+  if (over || reconnecting) return;
+  reconnecting = true;
+  const lostWorker = workerId;
+  session = null;
+  const hadHands = forgetOthers();
+  setStatus("Connexion perdue, reconnexion…");
+  announce("Connexion perdue, reconnexion…");
+  try {
+    for (const delay of RECONNECT_DELAYS_MS) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (over) return;
+      try {
+        await connect(lostWorker);
+        const note = hadHands ? " Les mains levées ont été baissées." : "";
+        setStatus("Vous êtes dans la réunion.");
+        announce(`Connexion rétablie.${note}`);
+        return;
+      } catch (error) {
+        if (REFUSED_AT_JOIN[error.code]) {
+          showOver(...REFUSED_AT_JOIN[error.code]);
+          return;
+        }
+        if (error.status === 403 || error.status === 404) {
+          showOver("Vous ne pouvez plus rejoindre la réunion", error.message);
+          return;
+        }
+        console.warn("reconnection attempt failed", error);
+      }
+    }
+    showOver(
+      "Connexion perdue",
+      "La connexion au serveur de visioconférence n'a pas pu être rétablie. Vérifiez votre connexion à Internet, puis rejoignez de nouveau la réunion.",
+    );
+  } finally {
+    reconnecting = false;
+  }
 }
 
 async function start() {
@@ -348,21 +462,7 @@ async function start() {
   applyMicrophone(settings.microphone, { tell: false });
   applyCamera(settings.camera);
 
-  const ticket = await fetchJoinTicket();
-  if (ticket.role) roster.upsert({ ...roster.self, role: ticket.role });
-  showRole();
-  session = new SfuSession({
-    signallingUrl: ticket.signalling_url,
-    room: ticket.room,
-    token: ticket.token,
-    iceServers: ticket.ice_servers || [],
-  });
-  for (const part of [roster, moderation, chat, screenShare]) part.attach(session, () => roster.self.id);
-  listen(session);
-  await session.join(localStream);
-  session.setMicrophoneEnabled(settings.microphone);
-  session.setCameraEnabled(settings.camera);
-  activeSpeaker.start(session.peerConnection, () => trackOwners, (id) => tiles.setActiveSpeaker(id));
+  await connect();
   if (lobby && settings.role === "moderator") lobby.start();
 }
 

@@ -12,11 +12,12 @@
 //
 // Constructor options: signallingUrl (ws:// or wss:// URL from the portal), room (slug),
 // token (join token), iceServers (the platform's own STUN/TURN servers; default [] — never a
-// third party's).
+// third party's), lossGraceMs (how long media may stay "disconnected" before the worker
+// counts as lost; default 3000).
 //
 // A participant object is {id, name, role ("moderator" | "participant"), guest, microphone,
-// camera, screen, hand} (booleans; microphone/camera true = on, screen true = sharing,
-// hand true = raised).
+// camera, screen, hand, audio_only} (booleans; microphone/camera true = on, screen true =
+// sharing, hand true = raised, audio_only true = "audio seul": receives and sends no video).
 //
 // Methods:
 //   join(localStream) → Promise<{participantId, participants, me, audioOnly, locked, muteAll,
@@ -27,6 +28,9 @@
 //   setMicrophoneEnabled(bool), setCameraEnabled(bool): stop/resume sending (track.enabled)
 //     and tell the others. Turning the microphone on may be refused (`error` unmute_forbidden,
 //     the track is disabled again) while a moderator's mute-all forbids it.
+//   setAudioOnly(bool): audio-only mode (docs/protocol.md): the camera track stops being sent
+//     (track.enabled) and the SFU forwards no video to us; false brings video back (the camera
+//     stays off until setCameraEnabled(true)).
 //   sendChat(text): to everyone (≤ 2000 characters, else `error` too_long).
 //   raiseHand(raised = true): raise or lower one's own hand.
 //   lowerHand(participantId): lower someone's hand (moderators; anyone for their own).
@@ -64,9 +68,17 @@
 //   error               {code, message, reason?}  (the server's error message; forbidden,
 //                        unmute_forbidden, too_long, unknown_participant keep the session open,
 //                        any other code is followed by `closed`)
-//   closed              {code, reason}  (signalling closed; session over)
+//   reconnecting        {code, reason}  (the worker was lost after joining: the signalling
+//                        closed with a code that is not final — 1006 when the worker died, 1000
+//                        we did not ask for, 4503 draining, 1011 — or media failed, reason
+//                        "media_failed". `closed` follows with lost: true. The session is over:
+//                        ask the portal for a fresh ticket naming the lost worker and join a new
+//                        SfuSession with the same local stream (docs/protocol.md, "Reconnection"))
+//   closed              {code, reason, lost}  (signalling closed; session over)
 
 const ANSWER_GATHERING_TIMEOUT_MS = 5000;
+// Close codes that end a session for good: anything else after joining is a lost worker.
+const FINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4408, 4409, 4410, 4423, 4429]);
 
 export class SfuSession extends EventTarget {
   #signallingUrl;
@@ -87,13 +99,18 @@ export class SfuSession extends EventTarget {
   #roomState = { locked: false, muteAll: { active: false, allowUnmute: true } };
   #screenTrack = null; // the display track being shared
   #screenMid = null; // mid of the transceiver it is attached to
+  #leaving = false; // leave() was called: a close is not a loss
+  #lossGraceMs;
+  #lossTimer = null;
 
-  constructor({ signallingUrl, room, token, iceServers = [] }) {
+  constructor({ signallingUrl, room, token, iceServers = [], lossGraceMs = 3000 }) {
     super();
     this.#signallingUrl = signallingUrl;
     this.#room = room;
     this.#token = token;
+    this.#lossGraceMs = lossGraceMs;
     this.#pc = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle" });
+    this.#pc.addEventListener("connectionstatechange", () => this.#watchMedia());
   }
 
   get peerConnection() {
@@ -156,6 +173,9 @@ export class SfuSession extends EventTarget {
           error.code = lastError ? lastError.code : "closed";
           error.reason = lastError ? lastError.reason : undefined;
           reject(error);
+        } else if (!this.#leaving && !FINAL_CLOSE_CODES.has(event.code)) {
+          this.#lose(event.code, event.reason);
+          return;
         }
         this.#teardown(event.code, event.reason);
       });
@@ -169,6 +189,11 @@ export class SfuSession extends EventTarget {
 
   setCameraEnabled(enabled) {
     this.#setEnabled("video", "camera", enabled);
+  }
+
+  setAudioOnly(enabled) {
+    if (enabled) this.#enableLocal("video", false);
+    this.#send({ type: "audio-only", enabled: Boolean(enabled) });
   }
 
   sendChat(text) {
@@ -235,11 +260,38 @@ export class SfuSession extends EventTarget {
   }
 
   leave() {
+    this.#leaving = true;
     if (this.#ws && this.#ws.readyState === WebSocket.OPEN) {
       this.#send({ type: "leave" });
     }
     if (this.#ws) this.#ws.close(1000, "left");
     this.#teardown(1000, "left");
+  }
+
+  // Media "disconnected" may come back by itself (ICE consent); "failed", or "disconnected" for
+  // longer than lossGraceMs, means the worker is gone even if its WebSocket looks open.
+  #watchMedia() {
+    const state = this.#pc.connectionState;
+    if (state === "failed") {
+      this.#lose(1006, "media_failed");
+    } else if (state === "disconnected") {
+      if (this.#lossTimer === null) {
+        this.#lossTimer = setTimeout(() => {
+          this.#lossTimer = null;
+          if (this.#pc.connectionState === "disconnected") this.#lose(1006, "media_failed");
+        }, this.#lossGraceMs);
+      }
+    } else {
+      clearTimeout(this.#lossTimer);
+      this.#lossTimer = null;
+    }
+  }
+
+  #lose(code, reason) {
+    if (this.#closed || this.#leaving || this.#participantId === null) return;
+    this.#emit("reconnecting", { code, reason });
+    if (this.#ws && this.#ws.readyState <= WebSocket.OPEN) this.#ws.close(1000, "reconnecting");
+    this.#teardown(code, reason, { lost: true });
   }
 
   #setEnabled(kind, field, enabled) {
@@ -441,7 +493,9 @@ export class SfuSession extends EventTarget {
     return entry.kind === "screen" ? `${entry.participantId}\u0000screen` : entry.participantId;
   }
 
-  #teardown(code, reason) {
+  #teardown(code, reason, { lost = false } = {}) {
+    clearTimeout(this.#lossTimer);
+    this.#lossTimer = null;
     if (this.#screenTrack) {
       this.#screenTrack.stop();
       this.#screenTrack = null;
@@ -454,6 +508,6 @@ export class SfuSession extends EventTarget {
     } catch {
       // already closed
     }
-    this.#emit("closed", { code, reason });
+    this.#emit("closed", { code, reason, lost });
   }
 }

@@ -162,6 +162,9 @@ ROOM_SETTINGS = {
 
 
 MATRIX: dict[tuple[str, str], Case] = {
+    # --- Metrics: access is by network, not identity. These clients come from the loopback
+    # (answered); from elsewhere only METRICS_TOKEN opens it (tests/portal/test_metrics.py).
+    ("metrics", "GET"): Case(lambda w: "/metrics", answers(200)),
     # --- Rooms: rooms are shared by link; any signed-in user may join (guests: later issue).
     ("rooms.home", "GET"): Case(lambda w: "/", answers(200)),
     ("rooms.my_rooms", "GET"): Case(lambda w: "/salles", signed_in(200)),

@@ -10,7 +10,9 @@ import redis
 from portal.media.placement import NoWorkerAvailable, Placement
 
 
-def register_worker(client, worker_id, *, participants=0, rooms=0, prefix="", ttl=10):
+def register_worker(
+    client, worker_id, *, participants=0, rooms=0, prefix="", ttl=10, cpu=0.0, draining=False
+):
     key = f"{prefix}sfu:worker:{worker_id}"
     client.hset(
         key,
@@ -19,6 +21,8 @@ def register_worker(client, worker_id, *, participants=0, rooms=0, prefix="", tt
             "rooms": rooms,
             "participants": participants,
             "started_at": int(time.time()),
+            "cpu": f"{cpu:.3f}",
+            "draining": int(draining),
         },
     )
     client.expire(key, ttl)
@@ -139,3 +143,40 @@ def test_concurrent_replacements_of_stale_pin_agree(redis_url, redis_client):
         results = race(redis_url, room, 8)
         assert len(set(results)) == 1, results
         assert results[0] != "w9"
+
+
+def test_placement_prefers_lowest_cpu_then_fewest_participants(redis_client):
+    register_worker(redis_client, "w1", participants=2, cpu=0.62)
+    register_worker(redis_client, "w2", participants=20, cpu=0.31)
+    register_worker(redis_client, "w3", participants=9, cpu=0.33)  # same CPU step as w2
+    assert Placement(redis_client).place("salle-a").worker_id == "w3"
+    redis_client.hset("sfu:worker:w3", "cpu", "0.9")
+    assert Placement(redis_client).place("salle-b").worker_id == "w2"
+
+
+def test_placement_never_puts_a_new_room_on_a_draining_worker(redis_client):
+    register_worker(redis_client, "w1", participants=0, cpu=0.0, draining=True)
+    register_worker(redis_client, "w2", participants=40, cpu=0.8)
+    assert Placement(redis_client).place("salle-neuve").worker_id == "w2"
+    redis_client.hset("sfu:worker:w2", "draining", "1")
+    with pytest.raises(NoWorkerAvailable):
+        Placement(redis_client).place("salle-autre")
+    assert redis_client.get("sfu:room:salle-autre") is None
+
+
+def test_room_stays_on_its_worker_while_that_worker_drains(redis_client):
+    register_worker(redis_client, "w1")
+    register_worker(redis_client, "w2", participants=10)
+    assert Placement(redis_client).place("salle").worker_id == "w1"
+    redis_client.hset("sfu:worker:w1", "draining", "1")
+    assert Placement(redis_client).place("salle").worker_id == "w1"
+
+
+def test_concurrent_placements_skip_draining_workers_and_agree(redis_url, redis_client):
+    register_worker(redis_client, "w1", draining=True)
+    for name in ("w2", "w3"):
+        register_worker(redis_client, name)
+    for attempt in range(10):
+        room = f"salle-{attempt}"
+        results = race(redis_url, room, 8)
+        assert len(set(results)) == 1 and results[0] != "w1", results
