@@ -107,12 +107,14 @@ class DevIdp:
 
 
 def start_idp(
-    config: dict[str, Any], *, log_path: str | os.PathLike | None = None, timeout: float = 20.0
+    config: dict[str, Any], *, log_path: str | os.PathLike | None = None, timeout: float = 60.0
 ) -> DevIdp:
     """Start `node server.mjs` with `config` and return once it accepts requests.
 
     `port` defaults to a free port and `issuer` to http://127.0.0.1:<port>. The server's stdout
     and stderr go to `log_path` (appended) or to a file in a private temporary directory.
+    `timeout` bounds the wait, it does not measure speed: on a loaded 2-core machine, loading
+    oidc-provider and generating RSA keys took over 20 s once. A crash is reported at once.
     """
     node = shutil.which("node")
     if node is None:
