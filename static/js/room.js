@@ -46,7 +46,10 @@ let over = false;
 let workerId = null; // the worker of the current session (from the ticket)
 
 // Waits between reconnection attempts; after the last one the page gives up (about 30 s).
-const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 8000, 8000];
+// The portal moves a room off a dead worker once its heartbeat is 3 s old, i.e. between 1 and
+// 3 s after the death: asking every half second until then keeps the gap near that bound
+// (bench/failover.py measured 3.8 s with attempts at 0.5, 1.5 and 3.5 s), then back off.
+const RECONNECT_DELAYS_MS = [500, 500, 500, 500, 500, 500, 1000, 2000, 4000, 8000, 8000];
 const trackOwners = new Map(); // remote audio track id → participant id
 
 const announce = createAnnouncer(document.getElementById("room-announcements"));
