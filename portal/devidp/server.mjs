@@ -98,7 +98,7 @@ const signingKey = config.signing_key || { ...newSigningJwk(), kid, alg: 'RS256'
 // finds "the" key and must fail on the signature itself, not on a missing kid.
 let wrongJwks;
 if (hostile.publish_wrong_keys) {
-  const { kty, n, e } = newSigningJwk();
+  const { kty, n, e } = hostile.wrong_key || newSigningJwk();
   wrongJwks = JSON.stringify({ keys: [{ kty, n, e, kid: signingKey.kid, alg: 'RS256', use: 'sig' }] });
 }
 
