@@ -38,12 +38,20 @@ class Participant:
         token: str,
         publish: dict[str, ReplayTrack] | None = None,
         on_track: Callable[[MediaStreamTrack, Any], None] | None = None,
+        on_message: Callable[[dict[str, Any]], None] | None = None,
+        on_publish: Callable[[str, Any], None] | None = None,
     ) -> None:
         self.url = url
         self.room = room
         self._token = token
         self._publish = publish or {}
         self._on_track = on_track
+        self._on_message = on_message  # called with every server message, offers included
+        # Called once per published kind with its RTCRtpSender, when a track is attached to it.
+        self._on_publish = on_publish
+        # mid → {"participant_id", "kind"} of every track the SFU ever offered (m-lines are
+        # never recycled, so a mid keeps its publisher after it goes inactive).
+        self.track_info: dict[str, dict[str, Any]] = {}
         self.pc = RTCPeerConnection(rtc_configuration())
         self.pc.on("track", self._track_received)
         self.negotiations = 0
@@ -73,6 +81,8 @@ class Participant:
                 if message.type != aiohttp.WSMsgType.TEXT:
                     break
                 data = json.loads(message.data)
+                if self._on_message is not None:
+                    self._on_message(data)
                 if data.get("type") == "offer":
                     await self._answer(data)
                 elif data.get("type") == "error":
@@ -80,6 +90,7 @@ class Participant:
                     logger.warning("SFU refused %s: %s", self.room, data)
 
     async def _answer(self, offer: dict[str, Any]) -> None:
+        self.track_info.update(offer.get("tracks") or {})
         await self.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
         for kind, mid in (offer.get("publish") or {}).items():
             track = self._publish.get(kind)
@@ -92,6 +103,8 @@ class Participant:
             # an encoder; the replay track answers by jumping to its next keyframe instead.
             transceiver.sender._send_keyframe = track.request_keyframe
             self._attached.add(mid)
+            if self._on_publish is not None:
+                self._on_publish(kind, transceiver.sender)
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
         self.negotiations += 1
@@ -101,6 +114,10 @@ class Participant:
             "sdp": self.pc.localDescription.sdp,
         }
         await self._ws.send_str(json.dumps(answer_message))
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one signalling message (after `run()` has connected)."""
+        await self._ws.send_str(json.dumps(message))
 
     async def close(self) -> None:
         if self._ws is not None and not self._ws.closed:

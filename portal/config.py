@@ -43,6 +43,7 @@ ENVIRONMENT_VARIABLES = frozenset(
         "SESSION_COOKIE_SECURE",
         "AUDIO_ONLY_RECOMMENDED_ABOVE",
         "SFU_PARTICIPANTS_PER_WORKER",
+        "SFU_POOL_HIGH_WATER",
         "METRICS_TOKEN",
     }
 )
@@ -162,6 +163,10 @@ def load_config(
         ),
         "SFU_PARTICIPANTS_PER_WORKER": parse_int(
             "SFU_PARTICIPANTS_PER_WORKER", get("SFU_PARTICIPANTS_PER_WORKER", 90)
+        ),
+        # The pool supervisors' high-water mark, drawn on the media servers' load chart.
+        "SFU_POOL_HIGH_WATER": parse_fraction(
+            "SFU_POOL_HIGH_WATER", get("SFU_POOL_HIGH_WATER", 0.7)
         ),
         # Bearer token for GET /metrics from outside the loopback (unset: loopback only).
         "METRICS_TOKEN": get("METRICS_TOKEN") or None,

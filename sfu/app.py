@@ -10,6 +10,7 @@ import time
 
 from aiohttp import web
 from aiortc import RTCConfiguration
+from aiortc.exceptions import InvalidStateError
 
 from sfu import ice, metrics
 from sfu.config import SfuConfig
@@ -17,6 +18,7 @@ from sfu.events import EventPublisher
 from sfu.join_tokens import JoinTokenVerifier
 from sfu.moderation import RoomStore
 from sfu.passthrough import install_passthrough
+from sfu.quality.controller import QualityController
 from sfu.registry import WorkerRegistry
 from sfu.room import ENDED_BY_MODERATOR, Participant, Room, Rooms
 from sfu.session import Session
@@ -34,6 +36,23 @@ _AIOHTTP_LIMIT_FACTOR = 4
 def _forwarded_frames() -> int:
     """Encoded frames queued to subscribers' senders since the process started."""
     return metrics.COUNTERS.forwarded_audio + metrics.COUNTERS.forwarded_video
+
+
+def _expected_close_race(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """Loop exception handler: a peer connection closed while aiortc was still connecting it
+    (a participant refused or gone mid-negotiation) leaves aiortc's own connect task with an
+    InvalidStateError or a reset socket nobody retrieves. Expected: one line, no traceback.
+    Anything else goes to asyncio's default handler."""
+    exception = context.get("exception")
+    task = context.get("future")
+    coroutine = getattr(task, "get_coro", lambda: None)() if task is not None else None
+    name = getattr(coroutine, "__qualname__", "")
+    if name.startswith("RTCPeerConnection.") and isinstance(
+        exception, InvalidStateError | ConnectionError
+    ):
+        logger.info("peer connection closed while connecting (%s: %s)", name, exception)
+        return
+    loop.default_exception_handler(context)
 
 
 class Worker:
@@ -55,6 +74,14 @@ class Worker:
         self.metrics = metrics.worker_registry(
             self.rooms, lambda: self.events.dropped if self.events is not None else 0
         )
+        # Its own meter: the heartbeat samples the other one at its own pace.
+        self._quality_cpu = CpuMeter(time.monotonic(), time.process_time())
+        self.quality: QualityController | None = None
+        if config.quality_policy:
+            self.quality = QualityController(
+                self.rooms,
+                worker_cpu=lambda: self._quality_cpu.sample(time.monotonic(), time.process_time()),
+            )
 
     def rtc_configuration(self) -> RTCConfiguration:
         return ice.rtc_configuration(
@@ -62,8 +89,11 @@ class Worker:
         )
 
     async def start(self) -> None:
+        asyncio.get_running_loop().set_exception_handler(_expected_close_race)
         install_passthrough()
         ice.use_host_addresses(self.config.ice_addresses)
+        if self.quality is not None:
+            self.quality.start()
         if self.config.redis_url:
             self.registry = WorkerRegistry(
                 self.config.redis_url,
@@ -74,6 +104,9 @@ class Worker:
                 key_prefix=self.config.redis_key_prefix,
                 load=self.load_fields,
                 on_drain_requested=self.drain,
+                room_participants=lambda: {
+                    room.slug: len(room.participants) for room in self.rooms
+                },
             )
             await self.registry.start()
             self.events = EventPublisher(
@@ -141,6 +174,8 @@ class Worker:
     async def stop(self) -> None:
         if self._drain_task is not None and self._drain_task is not asyncio.current_task():
             self._drain_task.cancel()
+        if self.quality is not None:
+            await self.quality.stop()
         # Unregister first so that no new room is placed on a worker that is going away.
         if self.registry is not None:
             await self.registry.stop()

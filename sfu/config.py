@@ -16,10 +16,15 @@ Every variable, its default and its meaning:
 - ``REDIS_URL`` (default ``redis://127.0.0.1:6379/0``): Redis for the worker registry;
   ``REDIS_KEY_PREFIX`` (default empty) prefixes every key (see docs/redis.md).
 - ``SFU_WORKER_ID`` (default random ``sfu-<12 hex>``): this worker's id in Redis.
-- ``SFU_MAX_MESSAGE_BYTES`` (default ``65536``): largest signalling message accepted.
+- ``SFU_MAX_MESSAGE_BYTES`` (default ``524288``): largest signalling message accepted once
+  joined (before ``join``: 16 KiB). The SDP answer of a participant in a room of 55 is about
+  70 KB (aiortc, 110 m-lines) and grows with churn (aiortc cannot remove m-lines).
 - ``SFU_LOG_LEVEL`` (default ``INFO``).
 - ``SFU_MAX_DRAIN_SECONDS`` (default ``1800``): once told to drain (docs/pool.md), the worker
   exits when its last room empties or after this long, closing who is left with 4503.
+- ``SFU_QUALITY_POLICY`` (default ``on``): ``off`` disables the congestion policy of rooms of
+  more than five (docs/congestion.md); each subscriber keeps its own protection (bounded
+  queues, video dropped before audio). ``off`` exists for benchmarks and diagnosis.
 """
 
 from __future__ import annotations
@@ -53,12 +58,13 @@ class SfuConfig:
     redis_url: str | None = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = ""
     worker_id: str = field(default_factory=lambda: "sfu-" + secrets.token_hex(6))
-    max_message_bytes: int = 65536
+    max_message_bytes: int = 524288
     # Seconds a client has to send `join`, and to answer an offer.
     join_timeout: float = 10.0
     answer_timeout: float = 15.0
     log_level: str = "INFO"
     max_drain_seconds: float = 1800.0
+    quality_policy: bool = True
 
     def __post_init__(self) -> None:
         if not self.public_url:
@@ -76,10 +82,13 @@ class SfuConfig:
         try:
             public_key = Path(key_file).read_bytes()
             port = int(env.get("SFU_PORT", "8443"))
-            max_message_bytes = int(env.get("SFU_MAX_MESSAGE_BYTES", "65536"))
+            max_message_bytes = int(env.get("SFU_MAX_MESSAGE_BYTES", "524288"))
             max_drain_seconds = float(env.get("SFU_MAX_DRAIN_SECONDS", "1800"))
         except (OSError, ValueError) as exc:
             raise ConfigError(str(exc)) from exc
+        quality_policy = env.get("SFU_QUALITY_POLICY", "on").strip().lower()
+        if quality_policy not in ("on", "off"):
+            raise ConfigError("SFU_QUALITY_POLICY must be 'on' or 'off'")
         optional = {
             name: env[var]
             for name, var in (
@@ -102,5 +111,6 @@ class SfuConfig:
             max_message_bytes=max_message_bytes,
             log_level=env.get("SFU_LOG_LEVEL", "INFO"),
             max_drain_seconds=max_drain_seconds,
+            quality_policy=quality_policy == "on",
             **optional,
         )

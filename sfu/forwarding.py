@@ -8,7 +8,9 @@ subscriber's audio is backing up, while audio is only dropped when its own queue
 A paused publication (a participant muted by a moderator) is still read but forwarded to no one.
 A subscriber in audio-only mode (`SubscriberLoad.video_off`, one flag per subscriber checked for
 every video frame) receives no video; when it turns video back on, its video tracks are gated
-again and a keyframe is requested from each publisher.
+again and a keyframe is requested from each publisher. The congestion policy (sfu/quality/) uses
+the same gate with its own fields: `video_suspended` (no video: its audio-only step) and
+`video_from` (video only from these participants: its last-N step).
 
 Counting on this path uses plain integer attributes (sfu/metrics.py), never prometheus_client.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 import av
@@ -25,6 +28,8 @@ from aiortc.mediastreams import MediaStreamError
 
 from sfu.metrics import COUNTERS
 from sfu.passthrough import is_keyframe
+from sfu.quality.audio_gate import AudioGate
+from sfu.quality.levers import RembCap
 from sfu.rtcp import KeyframeRequester
 
 logger = logging.getLogger(__name__)
@@ -36,22 +41,40 @@ AUDIO_BACKLOG_DROPS_VIDEO = 15
 
 
 class SubscriberLoad:
-    """State of one subscriber shared by the tracks it receives: queue depths, audio-only."""
+    """State of one subscriber shared by the tracks it receives: queue depths, what video it may
+    receive, and the counters the congestion policy samples (plain integers: this is the
+    per-frame path)."""
 
     def __init__(self, video_off: bool = False) -> None:
         self.audio_backlog = 0
-        # Audio-only mode: every video frame (camera and screen) for this subscriber is dropped.
+        # Audio-only mode chosen by the participant: every video frame for them is dropped.
         self.video_off = video_off
+        # Set by the congestion policy: no video at all, or only from these participants.
+        self.video_suspended = False
+        self.video_from: frozenset[str] | None = None
+        self.video_bytes = 0
+        self.audio_bytes = 0
+        self.video_overflows = 0
+
+    def receives_video_from(self, owner_id: str) -> bool:
+        if self.video_off or self.video_suspended:
+            return False
+        return self.video_from is None or owner_id in self.video_from
 
 
 class SubscriberTrack(MediaStreamTrack):
     """The track an outgoing RTCRtpSender reads: encoded frames of one publication."""
 
     def __init__(
-        self, kind: str, load: SubscriberLoad, on_keyframe_needed: Callable[[], None]
+        self,
+        kind: str,
+        load: SubscriberLoad,
+        on_keyframe_needed: Callable[[], None],
+        owner_id: str = "",
     ) -> None:
         super().__init__()
         self.kind = kind
+        self.owner_id = owner_id  # the publisher
         self._load = load
         self._on_keyframe_needed = on_keyframe_needed
         limit = VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_FRAMES
@@ -68,7 +91,7 @@ class SubscriberTrack(MediaStreamTrack):
             raise MediaStreamError
         if not self.reading:
             self.reading = True
-            if self.gated and not self._load.video_off:
+            if self.gated and self._load.receives_video_from(self.owner_id):
                 self._on_keyframe_needed()
         packet = await self._queue.get()
         if self.kind == "audio":
@@ -91,13 +114,17 @@ class SubscriberTrack(MediaStreamTrack):
             self.forwarded_frames += 1
             COUNTERS.forwarded_audio += 1
             self._load.audio_backlog = self._queue.qsize()
+            self._load.audio_bytes += packet.size
             return
-        if self._load.video_off:
-            return  # audio-only subscriber: not a drop, nothing is owed
+        if not self._load.receives_video_from(self.owner_id):
+            return  # audio-only, or degraded by the policy: not a drop, nothing is owed
         if self.gated:
             if not keyframe:
                 self.dropped_frames += 1
                 COUNTERS.dropped_frames += 1
+                # Ask again while waiting: one lost PLI must not freeze this video for good
+                # (the requester sends at most one per 0.25 s per publisher).
+                self._on_keyframe_needed()
                 return
             self.gated = False
         if self._queue.full() or self._load.audio_backlog >= AUDIO_BACKLOG_DROPS_VIDEO:
@@ -106,9 +133,11 @@ class SubscriberTrack(MediaStreamTrack):
         self._queue.put_nowait(packet)
         self.forwarded_frames += 1
         COUNTERS.forwarded_video += 1
+        self._load.video_bytes += packet.size
 
     def _overflow(self) -> None:
         self.overflows += 1
+        self._load.video_overflows += 1
         COUNTERS.queue_overflows += 1
         self._flush()
         self.gated = True
@@ -121,7 +150,8 @@ class SubscriberTrack(MediaStreamTrack):
             COUNTERS.dropped_frames += 1
 
     def video_switched(self) -> None:
-        """The subscriber's audio-only mode changed (`SubscriberLoad.video_off` is already set).
+        """Whether this subscriber receives this track's video may have changed (the fields of
+        `SubscriberLoad` are already set).
 
         Off: what is queued is dropped. Back on: wait for the next keyframe, and ask for one
         now rather than at the publisher's next periodic keyframe.
@@ -130,7 +160,7 @@ class SubscriberTrack(MediaStreamTrack):
             return
         self._flush()
         self.gated = True
-        if not self._load.video_off and self.reading:
+        if self.reading and self._load.receives_video_from(self.owner_id):
             self._on_keyframe_needed()
 
     def end(self) -> None:
@@ -162,6 +192,10 @@ class Publication:
         self._track = track
         self._receiver = receiver
         self.keyframes = KeyframeRequester(receiver) if kind == "video" else None
+        # Step 1 of the congestion policy: a ceiling on the REMB this publisher is sent.
+        self.remb_cap = RembCap(receiver) if kind == "video" else None
+        # Crowded rooms: this publisher's silent audio is not fanned out (audio only).
+        self.audio_gate: AudioGate | None = None
         self._subscribers: dict[str, SubscriberTrack] = {}
         self._task: asyncio.Task | None = None
         self.frames_received = 0
@@ -184,7 +218,7 @@ class Publication:
             self.request_keyframe()
 
     def subscribe(self, subscriber_id: str, load: SubscriberLoad) -> SubscriberTrack:
-        track = SubscriberTrack(self.kind, load, self.request_keyframe)
+        track = SubscriberTrack(self.kind, load, self.request_keyframe, self.owner_id)
         self._subscribers[subscriber_id] = track
         return track
 
@@ -202,6 +236,11 @@ class Publication:
                 return
             self.frames_received += 1
             if self.paused:
+                continue
+            if self.audio_gate is not None and not self.audio_gate.open_for(
+                self.owner_id, time.monotonic()
+            ):
+                COUNTERS.silent_audio_frames += 1
                 continue
             if self.keyframes is not None and self.keyframes.media_ssrc is None:
                 # The answer announced no SSRC: use the only source seen, if it is unambiguous.

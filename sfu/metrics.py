@@ -30,6 +30,7 @@ class ForwardingCounters:
         "dropped_frames",
         "queue_overflows",
         "keyframe_requests",
+        "silent_audio_frames",
         "join_refusals",
     )
 
@@ -39,6 +40,8 @@ class ForwardingCounters:
         self.dropped_frames = 0  # frames dropped at the fan-out (full queue, gate, overflow)
         self.queue_overflows = 0  # a subscriber's video queue flushed and re-gated
         self.keyframe_requests = 0  # PLIs sent to publishers
+        # Publishers' silent audio frames not fanned out (sfu/quality/audio_gate.py).
+        self.silent_audio_frames = 0
         self.join_refusals: Counter[str] = Counter()  # refusal code → count
 
 
@@ -85,6 +88,11 @@ class WorkerCollector(Collector):
             "sfu_keyframe_requests",
             "Keyframe requests (PLI) sent to publishers",
             value=COUNTERS.keyframe_requests,
+        )
+        yield CounterMetricFamily(
+            "sfu_silent_audio_frames",
+            "Silent audio frames of publishers not forwarded in crowded rooms",
+            value=COUNTERS.silent_audio_frames,
         )
         yield CounterMetricFamily(
             "sfu_events_dropped",

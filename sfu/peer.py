@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,9 @@ from aiortc import sdp as aiortc_sdp
 
 from sfu.forwarding import Publication, SubscriberLoad, SubscriberTrack
 from sfu.passthrough import forwarded_codec_capabilities
+from sfu.quality.levers import tap_audio_levels
+from sfu.quality.policy import AUDIO_ONLY, SubscriberDecision
+from sfu.quality.signals import SubscriberFeedback
 from sfu.room import Participant, Room
 from sfu.rtcp import watch_keyframe_requests
 from sfu.signalling import CLOSE_BAD_REQUEST, CLOSE_TIMEOUT, SignallingError
@@ -67,6 +71,8 @@ class Peer:
         self._on_failure = on_failure
         self._answer_timeout = answer_timeout
         self._load = SubscriberLoad(video_off=participant.audio_only)
+        # What the congestion policy samples about this participant as a subscriber.
+        self.feedback = SubscriberFeedback(participant.id, self._load, time.monotonic())
         self.publish_transceivers: dict[str, RTCRtpTransceiver] = {}
         for kind in KINDS:
             transceiver = self.pc.addTransceiver(kind, direction="recvonly")
@@ -107,7 +113,11 @@ class Peer:
             raise
         except SignallingError as error:
             await self._on_failure(error)
-        except Exception:
+        except Exception as exc:
+            if self.pc.signalingState == "closed":
+                # Closed under a negotiation (the participant left, the worker stops): expected.
+                logger.info("negotiation with %s ended by its close: %s", self.participant.id, exc)
+                return
             logger.exception("negotiation with %s failed", self.participant.id)
             await self._on_failure(
                 SignallingError("internal_error", "negotiation failed on the server", 1011)
@@ -155,9 +165,32 @@ class Peer:
         """Receive no video (enabled) or video again; the same transceivers stay negotiated."""
         if self._load.video_off == enabled:
             return
-        self._load.video_off = enabled
-        for subscription in self.subscriptions.values():
-            subscription.track.video_switched()
+        self._change_video_gate(lambda load: setattr(load, "video_off", enabled))
+
+    def apply_quality(self, decision: SubscriberDecision) -> bool:
+        """Apply the congestion policy's decision for this subscriber; True if it changed."""
+        suspended = decision.step == AUDIO_ONLY
+        load = self._load
+        if load.video_suspended == suspended and load.video_from == decision.video_from:
+            return False
+
+        def change(load: SubscriberLoad) -> None:
+            load.video_suspended, load.video_from = suspended, decision.video_from
+
+        self._change_video_gate(change)
+        return True
+
+    def _change_video_gate(self, change: Callable[[SubscriberLoad], None]) -> None:
+        """Change what video this subscriber may receive; only the tracks whose answer changed
+        are flushed or re-gated (a re-gated track asks its publisher for a keyframe)."""
+        before = {
+            key: self._load.receives_video_from(sub.publication.owner_id)
+            for key, sub in self.subscriptions.items()
+        }
+        change(self._load)
+        for key, subscription in self.subscriptions.items():
+            if before[key] != self._load.receives_video_from(subscription.publication.owner_id):
+                subscription.track.video_switched()
 
     def add_screen_slot(self) -> bool:
         """A recvonly video transceiver for a screen share; False if there already is one."""
@@ -200,6 +233,7 @@ class Peer:
             transceiver.setCodecPreferences(forwarded_codec_capabilities(publication.kind))
             if publication.kind == "video":
                 watch_keyframe_requests(transceiver.sender, publication.request_keyframe)
+            self.feedback.watch(transceiver.sender, publication.kind, time.monotonic)
             self.subscriptions[key] = Subscription(publication, transceiver, track)
 
     async def _publish_answered_tracks(self, answer_sdp: str) -> None:
@@ -221,6 +255,8 @@ class Peer:
                 publication.keyframes.media_ssrc = media_ssrc_from_sdp(answer_sdp, transceiver.mid)
             if source == "audio":
                 publication.paused = self.participant.audio_blocked
+                publication.audio_gate = self.room.audio_gate
+                tap_audio_levels(transceiver.receiver, self._observe_audio_level)
             elif source == "video":
                 publication.paused = self.participant.audio_only
             publication.start()
@@ -232,6 +268,13 @@ class Peer:
         if SCREEN in published:
             self.participant.screen = True
             await self.room.broadcast_participant(self.participant)
+
+    def _observe_audio_level(self, level: int) -> None:
+        participant, now = self.participant, time.monotonic()
+        self.room.audio_gate.observe(participant.id, level, now)
+        if participant.audio_blocked or not participant.microphone:
+            return  # muted: what still arrives is not heard, so it is not "speaking"
+        self.room.speakers.observe(participant.id, level, now)
 
     async def close(self) -> None:
         if self._task is not None and self._task is not asyncio.current_task():

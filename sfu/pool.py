@@ -35,6 +35,10 @@ STABLE_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 20.0
 DRAIN_COMMAND_SECONDS = 24 * 3600  # the worker deletes it when it stops
+# A worker's first heartbeats measure its start-up (imports, key loading), not rooms: an empty
+# worker younger than this counts as idle, so that a new worker does not start the scale-up
+# clock by itself.
+WARM_UP_SECONDS = 6.0
 
 
 _PR_SET_PDEATHSIG = 1
@@ -120,8 +124,12 @@ class Slot:
     history: list[int] = field(default_factory=list)  # exit codes
 
 
-def read_pool_load(client: redis.Redis, key_prefix: str = "") -> list[WorkerLoad]:
-    """Every live worker of every host, from the heartbeat hashes (docs/redis.md)."""
+def read_pool_load(
+    client: redis.Redis, key_prefix: str = "", now: float | None = None
+) -> list[WorkerLoad]:
+    """Every live worker of every host, from the heartbeat hashes (docs/redis.md); `now` is
+    wall-clock time (unix seconds, like the workers' `started_at`)."""
+    now = time.time() if now is None else now
     ids = client.zrange(f"{key_prefix}sfu:workers", 0, -1)
     if not ids:
         return []
@@ -135,8 +143,12 @@ def read_pool_load(client: redis.Redis, key_prefix: str = "") -> list[WorkerLoad
         try:
             cpu = float(fields.get("cpu") or 0)
             participants = int(fields.get("participants") or 0)
+            rooms = int(fields.get("rooms") or 0)
+            started_at = float(fields.get("started_at") or 0)
         except ValueError:
-            cpu, participants = 0.0, 0
+            cpu, participants, rooms, started_at = 0.0, 0, 0, 0.0
+        if rooms == 0 and now - started_at < WARM_UP_SECONDS:
+            cpu = 0.0  # warming up: idle capacity, whatever its start-up cost
         loads.append(WorkerLoad(worker_id, cpu, participants, fields.get("draining") == "1"))
     return loads
 
@@ -265,13 +277,15 @@ class PoolSupervisor:
 
     def autoscale(self, now: float) -> None:
         try:
-            pool = read_pool_load(self._redis, self.config.key_prefix)
+            pool = read_pool_load(self._redis, self.config.key_prefix, time.time())
         except redis.RedisError:
             logger.warning("cannot read the pool's load from Redis", exc_info=True)
             return
         decision = self.autoscaler.decide(now, pool, self.active_ids())
         self.last_decision = decision
-        if decision.action == SCALE_UP:
+        if decision.action == SCALE_UP and not self._claim_scale_up():
+            logger.info("pool hot, but another host is adding a worker: waiting")
+        elif decision.action == SCALE_UP:
             slot = self.start_worker(now)
             if slot is not None:
                 logger.info("scale up: %s (%s)", slot.worker_id, decision.reason)
@@ -281,6 +295,22 @@ class PoolSupervisor:
                 self.drain_worker(decision.worker_id)
             except (KeyError, redis.RedisError):
                 logger.warning("could not drain %s", decision.worker_id, exc_info=True)
+
+    def _claim_scale_up(self) -> bool:
+        """Only one host of the pool adds a worker per scale-up period.
+
+        Every supervisor sees the same pool load and would otherwise start a worker at the same
+        moment; the first to set the key wins, and the others see the effect of its new worker
+        before their next turn. If Redis fails here, scale up anyway (a spare worker is cheaper
+        than a saturated pool).
+        """
+        key = f"{self.config.key_prefix}sfu:pool:scale-up"
+        hold = max(int(self.config.up_after), int(2 * DECIDE_SECONDS))
+        try:
+            return bool(self._redis.set(key, self.config.host_id, nx=True, ex=hold))
+        except redis.RedisError:
+            logger.warning("cannot claim the scale-up turn in Redis", exc_info=True)
+            return True
 
     # -- lifetime -------------------------------------------------------------------------
 

@@ -1,9 +1,13 @@
 """Announces this worker in Redis (docs/redis.md) so the portal can place rooms on it.
 
 Every `interval` seconds: the hash `sfu:worker:{id}` (url, load, draining, host, pid, started_at)
-with a 10 s TTL, the worker's score in `sfu:workers`, and the TTL of the pins of the rooms it
-hosts. Each beat also looks for the drain command `sfu:worker:{id}:drain` (docs/pool.md).
-`stop()` removes the worker, its drain command, and the pins that still name it.
+and the hash of its rooms `sfu:worker:{id}:rooms` (slug → participants), both with a 10 s TTL,
+the worker's score in `sfu:workers`, and the TTL of the pins of the rooms it hosts. Every
+`history_interval` seconds the beat also appends a load sample to the stream
+`sfu:worker:{id}:history`, which keeps the last hour (the platform administrators' chart,
+docs/pool.md). Each beat also looks for the drain command `sfu:worker:{id}:drain` (docs/pool.md).
+`stop()` removes the worker, its rooms, its drain command, and the pins that still name it; the
+history stays until it expires, so the chart shows when the worker went away.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ logger = logging.getLogger(__name__)
 WORKER_TTL_SECONDS = 10
 ROOM_PIN_TTL_SECONDS = 60
 HEARTBEAT_SECONDS = 2.0
+HISTORY_SECONDS = 10.0  # one load sample every 10 s: 360 in the hour kept
+HISTORY_KEPT_SECONDS = 3600
 
 # Delete a room pin only if it still names this worker (another may have taken the room over).
 _DELETE_IF_OURS = """
@@ -42,6 +48,8 @@ class WorkerRegistry:
         interval: float = HEARTBEAT_SECONDS,
         load: Callable[[], Mapping[str, str | int | float]] | None = None,
         on_drain_requested: Callable[[], None] | None = None,
+        room_participants: Callable[[], Mapping[str, int]] | None = None,
+        history_interval: float = HISTORY_SECONDS,
     ) -> None:
         self._redis = redis.Redis.from_url(redis_url, decode_responses=True)
         self.worker_id = worker_id
@@ -52,6 +60,9 @@ class WorkerRegistry:
         self._interval = interval
         self._load = load or (lambda: {})
         self._on_drain_requested = on_drain_requested
+        self._room_participants = room_participants
+        self._history_interval = history_interval
+        self._last_history_at: float | None = None  # wall time of the last sample written
         self._started_at = int(time.time())
         self._host = socket.gethostname()
         self._task: asyncio.Task | None = None
@@ -67,6 +78,24 @@ class WorkerRegistry:
     def drain_key(self) -> str:
         return self._key(f"sfu:worker:{self.worker_id}:drain")
 
+    @property
+    def rooms_key(self) -> str:
+        return self._key(f"sfu:worker:{self.worker_id}:rooms")
+
+    @property
+    def history_key(self) -> str:
+        return self._key(f"sfu:worker:{self.worker_id}:history")
+
+    def _rooms_with_participants(self, rooms: list[str]) -> dict[str, int]:
+        if self._room_participants is None:
+            return dict.fromkeys(rooms, 0)  # counts unknown
+        return {slug: int(count) for slug, count in self._room_participants().items()}
+
+    def _history_due(self, now: float) -> bool:
+        return (
+            self._last_history_at is None or now - self._last_history_at >= self._history_interval
+        )
+
     async def start(self) -> None:
         await self.heartbeat()  # registered before the first join can be placed here
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -81,26 +110,51 @@ class WorkerRegistry:
 
     async def heartbeat(self) -> None:
         rooms = self._hosted_rooms()
+        room_participants = self._rooms_with_participants(rooms)
+        participants = self._participant_count()
+        load = self._load()  # once per beat: it measures the interval since the previous call
         now = time.time()
+        history_due = self._history_due(now)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(
                 self.worker_key,
                 mapping={
                     "url": self._public_url,
                     "rooms": len(rooms),
-                    "participants": self._participant_count(),
+                    "participants": participants,
                     "started_at": self._started_at,
                     "host": self._host,
                     "pid": os.getpid(),
-                    **self._load(),
+                    **load,
                 },
             )
             pipe.expire(self.worker_key, WORKER_TTL_SECONDS)
+            # Replaced as a whole in the transaction: a reader never sees a closed room linger.
+            pipe.delete(self.rooms_key)
+            if room_participants:
+                pipe.hset(self.rooms_key, mapping=room_participants)
+                pipe.expire(self.rooms_key, WORKER_TTL_SECONDS)
+            if history_due:
+                pipe.xadd(
+                    self.history_key,
+                    {
+                        "cpu": load.get("cpu", 0),
+                        "participants": participants,
+                        "rooms": len(rooms),
+                        "frames_per_second": load.get("frames_per_second", 0),
+                    },
+                    minid=int((now - HISTORY_KEPT_SECONDS) * 1000),
+                    approximate=True,
+                )
+                # A dead worker's history stays an hour, then goes by itself.
+                pipe.expire(self.history_key, HISTORY_KEPT_SECONDS)
             pipe.zadd(self._key("sfu:workers"), {self.worker_id: now})
             for slug in rooms:
                 pipe.expire(self._key(f"sfu:room:{slug}"), ROOM_PIN_TTL_SECONDS)
             pipe.exists(self.drain_key)
             results = await pipe.execute()
+        if history_due:
+            self._last_history_at = now
         if results[-1] and self._on_drain_requested is not None:
             self._on_drain_requested()
 
@@ -120,7 +174,8 @@ class WorkerRegistry:
             await asyncio.gather(self._task, return_exceptions=True)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(self.worker_key, self.drain_key)
+                # The history stays: it shows when the worker went away, then expires.
+                pipe.delete(self.worker_key, self.rooms_key, self.drain_key)
                 pipe.zrem(self._key("sfu:workers"), self.worker_id)
                 for slug in self._hosted_rooms():
                     pipe.eval(_DELETE_IF_OURS, 1, self._key(f"sfu:room:{slug}"), self.worker_id)

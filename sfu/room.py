@@ -15,6 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sfu.quality.audio_gate import AudioGate
+from sfu.quality.speakers import ActiveSpeakers
+
 if TYPE_CHECKING:
     from sfu.forwarding import Publication
     from sfu.peer import Peer
@@ -88,6 +91,12 @@ class Room:
     # uids removed by a moderator (also in Redis; kept here in case Redis is unavailable).
     banned: set[str] = field(default_factory=set)
     ended: bool = False
+    # Pinned for everyone by a moderator: their video survives the congestion policy's last-N.
+    pinned: set[str] = field(default_factory=set)
+    # Fed with the RTP audio levels of every publication (sfu/quality/levers.py).
+    speakers: ActiveSpeakers = field(default_factory=ActiveSpeakers)
+    # Which publishers' audio is silent (not forwarded in crowded rooms).
+    audio_gate: AudioGate = field(default_factory=AudioGate)
     started_at: float | None = None
     close_at: float | None = None
     max_seconds: float = MAX_MEETING_SECONDS
@@ -179,6 +188,7 @@ class Room:
         return {
             "locked": self.locked,
             "mute_all": {"active": self.mute_all, "allow_unmute": self.allow_unmute},
+            "pinned": sorted(self.pinned),
         }
 
     async def broadcast(self, message: dict[str, Any], *, exclude: str | None = None) -> None:

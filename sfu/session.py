@@ -44,6 +44,8 @@ from sfu.signalling import (
     Mute,
     MuteAll,
     MuteParticipant,
+    Pin,
+    PinForAll,
     Promote,
     PublishScreen,
     Refusal,
@@ -59,7 +61,21 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_CHAT_CHARS = 2000
-MODERATOR_COMMANDS = (MuteParticipant, MuteAll, AllowUnmute, Remove, Lock, Promote, End)
+# Before `join` (which carries a token of at most 8 KiB) nobody is authenticated: only small
+# messages; SDP answers, which grow with the room, come after.
+MAX_JOIN_MESSAGE_BYTES = 16384
+# Pins protect video from the congestion policy's last-N: a few, or it would protect nothing.
+MAX_PINS = 3
+MODERATOR_COMMANDS = (
+    MuteParticipant,
+    MuteAll,
+    AllowUnmute,
+    Remove,
+    Lock,
+    Promote,
+    End,
+    PinForAll,
+)
 
 
 class _Closed(Exception):
@@ -110,7 +126,10 @@ class Session:
     async def _receive(self) -> Any:
         message = await self.ws.receive()
         if message.type == WSMsgType.TEXT:
-            return parse_client_message(message.data, self.worker.config.max_message_bytes)
+            limit = self.worker.config.max_message_bytes
+            if self.participant is None:
+                limit = min(limit, MAX_JOIN_MESSAGE_BYTES)
+            return parse_client_message(message.data, limit)
         if message.type == WSMsgType.BINARY:
             raise SignallingError("malformed_message", "binary messages are not accepted")
         if message.type == WSMsgType.ERROR and not self.ws.closed:
@@ -252,6 +271,8 @@ class Session:
             if room.set_hand(target, False):
                 await room.broadcast_participant(target)
                 await room.broadcast_hands()
+        elif isinstance(message, Pin):
+            await self._pin(message)
         elif isinstance(message, PublishScreen):
             participant.peer.add_screen_slot()
         elif isinstance(message, UnpublishScreen):
@@ -272,6 +293,17 @@ class Session:
         if message.camera is not None:
             participant.camera = message.camera
         await room.broadcast_participant(participant)
+
+    async def _pin(self, message: Pin) -> None:
+        feedback = self.participant.peer.feedback
+        if message.pinned:
+            self._target(message.participant_id)
+            if message.participant_id not in feedback.pins and len(feedback.pins) >= MAX_PINS:
+                raise Refusal("too_many_pins", f"at most {MAX_PINS} participants can be pinned")
+            feedback.pins = feedback.pins | {message.participant_id}
+        else:
+            feedback.pins = feedback.pins - {message.participant_id}
+        await self.send({"type": "pins", "pinned": sorted(feedback.pins)})
 
     async def _chat(self, text: str) -> None:
         if len(text) > MAX_CHAT_CHARS:
@@ -358,6 +390,15 @@ class Session:
                 await other.close(CLOSE_FORBIDDEN, "removed")
         elif isinstance(command, End):
             await worker.end_meeting(room, ENDED_BY_MODERATOR, by=moderator)
+        elif isinstance(command, PinForAll):
+            if command.pinned:
+                self._target(command.participant_id)
+                if command.participant_id not in room.pinned and len(room.pinned) >= MAX_PINS:
+                    raise Refusal("too_many_pins", f"at most {MAX_PINS} participants can be pinned")
+                room.pinned.add(command.participant_id)
+            else:
+                room.pinned.discard(command.participant_id)
+            await room.broadcast({"type": "room-updated", **room.describe()})
 
     async def send(self, message: dict[str, Any]) -> None:
         if self.ws.closed:
@@ -393,6 +434,16 @@ class Session:
             self.worker.participant_left(room.slug, participant.id, len(room.participants))
         if room.set_hand(participant, False):
             await room.broadcast_hands()
+        room.speakers.forget(participant.id)
+        room.audio_gate.forget(participant.id)
+        for other in room.others(participant.id):  # their pin slot is free again
+            feedback = other.peer.feedback if other.peer is not None else None
+            if feedback is not None and participant.id in feedback.pins:
+                feedback.pins = feedback.pins - {participant.id}
+                await other.send({"type": "pins", "pinned": sorted(feedback.pins)})
+        if participant.id in room.pinned:
+            room.pinned.discard(participant.id)
+            await room.broadcast({"type": "room-updated", **room.describe()})
         for source in ("audio", "video", SCREEN):
             publication = room.publications.get((participant.id, source))
             if publication is not None and publication.owner_id == participant.id:

@@ -94,6 +94,14 @@ class AudioOnly:
 
 
 @dataclass(frozen=True)
+class Pin:
+    """Keep receiving this participant's video whatever the congestion policy does."""
+
+    participant_id: str
+    pinned: bool
+
+
+@dataclass(frozen=True)
 class PublishScreen:
     pass
 
@@ -144,7 +152,17 @@ class End:
     pass
 
 
-ModeratorCommand = MuteParticipant | MuteAll | AllowUnmute | Remove | Lock | Promote | End
+@dataclass(frozen=True)
+class PinForAll:
+    """A moderator pins a participant (a presenter, an interpreter) for everyone."""
+
+    participant_id: str
+    pinned: bool
+
+
+ModeratorCommand = (
+    MuteParticipant | MuteAll | AllowUnmute | Remove | Lock | Promote | End | PinForAll
+)
 ClientMessage = (
     Join
     | Answer
@@ -153,6 +171,7 @@ ClientMessage = (
     | Chat
     | Hand
     | AudioOnly
+    | Pin
     | LowerHand
     | PublishScreen
     | UnpublishScreen
@@ -237,4 +256,10 @@ def parse_client_message(raw: str | bytes, max_bytes: int) -> ClientMessage:
         return MuteAll(allow_unmute=_field(data, "allow_unmute", bool))
     if kind == "lock":
         return Lock(locked=_field(data, "locked", bool))
+    if kind in ("pin", "pin-for-all"):
+        message = Pin if kind == "pin" else PinForAll
+        return message(
+            participant_id=_field(data, "participant_id", str, max_chars=MAX_PARTICIPANT_ID_CHARS),
+            pinned=_field(data, "pinned", bool),
+        )
     raise SignallingError("unknown_message_type", f"unknown message type '{kind[:64]}'")

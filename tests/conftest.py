@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.sfu",
     "tests.fixtures.browser",
     "tests.fixtures.demo",
+    "tests.fixtures.netns",
 ]

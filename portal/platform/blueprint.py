@@ -27,3 +27,4 @@ bp.add_url_rule(
     views.remove_rule,
     methods=["POST"],
 )
+bp.add_url_rule("/serveurs-media", "media_pool", views.media_pool, methods=["GET"])

@@ -1,23 +1,30 @@
 """Request handling of the platform administration pages (/plateforme/…).
 
 Platform administrators only (`platform_view`); objects are loaded by their public identifier
-or 404 (`provider_view` loads the provider named by the URL).
+or 404 (`provider_view` loads the provider named by the URL). The media servers' page reads the
+SFU pool's state from Redis (`portal/media/pool_status.py`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import wraps
 
-from flask import flash, redirect, render_template, request, url_for
+import redis
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from portal.admin.operations import POLICY_FIELDS
+from portal.core import services
 from portal.core.access import get_or_404, platform_admin_required
 from portal.extensions import db
+from portal.media.load import pool_load
+from portal.media.pool_status import WorkerStatus, pool_status
 from portal.platform import operations
 from portal.platform.forms import (
     CLAIM_LABELS,
@@ -28,7 +35,10 @@ from portal.platform.forms import (
     TenantForm,
     split_domains,
 )
+from portal.platform.load_chart import CpuSummary, build_chart, cpu_summary, style_of
 from portal.platform.provider_check import check_provider
+from portal.rooms.models import Room
+from portal.rooms.schedule import current_time
 from portal.tenants import operations as tenant_operations
 from portal.tenants.models import (
     DEFAULT_CLAIM_MAPPING,
@@ -296,3 +306,115 @@ def remove_rule(provider: IdentityProvider, rule_id: int):
     operations.remove_federation_rule(current_user, rule)
     flash("La règle est supprimée.", "success")
     return redirect(url_for("platform.edit_provider", public_id=provider.public_id))
+
+
+# --- Media servers (the SFU pool) ------------------------------------------------------------
+
+REDIS_UNAVAILABLE = "Impossible de lire l'état des serveurs média (Redis injoignable)."
+DEFAULT_HIGH_WATER = 0.7  # the pool supervisors' default (docs/pool.md)
+
+
+@dataclass(frozen=True)
+class HostedRoom:
+    ministry: str | None  # None: the slug is not in the database (a test room, say)
+    name: str | None
+    participants: int
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    status: WorkerStatus
+    state: str  # "actif", "en vidange" or "arrêté"
+    silent_for: str  # stopped workers: how long since their last sign of life
+    last_seen: datetime | None
+    started_at: datetime | None
+    summary: CpuSummary | None  # CPU over the last hour
+    colour: str  # the worker's line on the chart
+    dash: str
+    rooms: list[HostedRoom]
+
+
+def french_duration(seconds: float) -> str:
+    """'45 s', '12 min', '1 h 05'."""
+    seconds = max(int(seconds), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d}"
+
+
+def as_datetime(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp else None
+
+
+def room_names(slugs: set[str]) -> dict[str, tuple[str, str]]:
+    """(ministry name, room name) of each slug that names a room of the database."""
+    if not slugs:
+        return {}
+    rows = db.session.execute(
+        select(Room.slug, Tenant.name, Room.name)
+        .join(Tenant, Tenant.id == Room.tenant_id)
+        .where(Room.slug.in_(sorted(slugs)))
+    )
+    return {slug: (ministry, name) for slug, ministry, name in rows}
+
+
+def worker_view(worker: WorkerStatus, index: int, names: dict, now: float) -> WorkerView:
+    colour, dash = style_of(index)
+    state = "arrêté" if not worker.alive else "en vidange" if worker.draining else "actif"
+    silent_for = ""
+    if not worker.alive:
+        silent_for = french_duration(now - worker.last_seen) if worker.last_seen else "—"
+    rooms = [
+        HostedRoom(*names.get(room.slug, (None, None)), room.participants) for room in worker.rooms
+    ]
+    return WorkerView(
+        status=worker,
+        state=state,
+        silent_for=silent_for,
+        last_seen=as_datetime(worker.last_seen),
+        started_at=as_datetime(worker.started_at),
+        summary=cpu_summary(worker.history),
+        colour=colour,
+        dash=dash,
+        rooms=rooms,
+    )
+
+
+@platform_view
+def media_pool():
+    config = current_app.config
+    now = current_time()
+    prefix = config["REDIS_KEY_PREFIX"]
+    high_water = config.get("SFU_POOL_HIGH_WATER", DEFAULT_HIGH_WATER)
+    try:
+        client = services.redis_client()
+        workers = pool_status(client, prefix, now=now.timestamp())
+        load = pool_load(client, prefix, config["SFU_PARTICIPANTS_PER_WORKER"])
+    except redis.RedisError:
+        logger.error(
+            "media servers page for user %s: cannot read the SFU pool from Redis",
+            current_user.public_id,
+            exc_info=True,
+        )
+        return render_template("platform/media_pool.html", now=now, error=REDIS_UNAVAILABLE)
+    names = room_names({room.slug for worker in workers for room in worker.rooms})
+    views = [worker_view(w, i, names, now.timestamp()) for i, w in enumerate(workers)]
+    alive = [worker for worker in workers if worker.alive]
+    return render_template(
+        "platform/media_pool.html",
+        now=now,
+        error=None,
+        workers=views,
+        load=load,
+        totals={
+            "live": len(alive),
+            "draining": sum(worker.draining for worker in alive),
+            "stopped": len(workers) - len(alive),
+            "participants": sum(worker.participants for worker in alive),
+        },
+        high_water=high_water,
+        chart=build_chart(
+            [(worker.id, worker.history) for worker in workers], now.timestamp(), high_water
+        ),
+    )

@@ -1,22 +1,29 @@
 // The in-room page: asks the portal for a join token, joins the SFU and turns the SFU client's
 // events into the page. Media and signalling live in sfu-client.js; the page's parts live in
 // room/: tiles (mosaic and speaker view), participants (list, raised hands, actions on one
-// person), moderation (room-wide), chat, lobby-panel (waiting room), screen-share, panels.
+// person), moderation (room-wide), chat, lobby-panel (waiting room), screen-share, panels,
+// quality (what the SFU's congestion policy does to our video) and pins.
 //
 // If the SFU worker is lost (it died, or is draining), the page reconnects by itself: a fresh
 // ticket naming the lost worker, a new session with the same local stream, tiles rebuilt as
 // tracks arrive (docs/protocol.md, "Reconnection"). Chat history stays; raised hands are lost
 // with the worker.
+//
+// The camera is open only while it is on: in audio-only mode, or with the camera off, it is not
+// requested at all (no permission prompt, no camera light); turning it on opens it then, and
+// turning it off (or entering audio-only) stops it and stops sending it.
 
 import { SfuSession } from "./sfu-client.js";
 import { ActiveSpeaker } from "./room/active-speaker.js";
-import { attachAudioOnly } from "./room/audio-only.js";
+import { AudioOnly } from "./room/audio-only.js";
 import { Chat } from "./room/chat.js";
 import { createAnnouncer, setPressed } from "./room/dom.js";
 import { LobbyPanel } from "./room/lobby-panel.js";
 import { Moderation } from "./room/moderation.js";
 import { Panels } from "./room/panels.js";
 import { Roster } from "./room/participants.js";
+import { Pins } from "./room/pins.js";
+import { Quality } from "./room/quality.js";
 import { ScreenShare } from "./room/screen-share.js";
 import { SELF, Tiles } from "./room/tiles.js";
 
@@ -34,6 +41,9 @@ const settings = {
   displayName: root.dataset.displayName,
   microphone: root.dataset.microphone === "on",
   camera: root.dataset.camera === "on",
+  // The room starts everyone in audio-only (its or its ministry's setting): the camera starts
+  // off even for those who chose to leave that mode on the pre-join page.
+  roomAudioOnly: root.dataset.roomAudioOnly === "on",
   csrfToken: root.dataset.csrfToken,
   leftUrl: root.dataset.leftUrl || "/",
   role: root.dataset.role || "participant",
@@ -54,20 +64,40 @@ const trackOwners = new Map(); // remote audio track id → participant id
 
 const announce = createAnnouncer(document.getElementById("room-announcements"));
 const setStatus = (message) => (statusLine.textContent = message);
-const tiles = new Tiles(document.getElementById("tiles"));
+const tiles = new Tiles(document.getElementById("tiles"), { onPin: (participantId) => pins.toggle(participantId) });
 const panels = new Panels(root);
 const roster = new Roster({
   announce,
   self: { id: null, name: settings.displayName, role: settings.role, guest: false, microphone: settings.microphone, camera: settings.camera },
+  onPinForAll: (participantId) => pins.toggleForAll(participantId),
 });
 const moderation = new Moderation();
 const chat = new Chat({ announce, isOpen: () => panels.isOpen("chat-panel") });
 const screenShare = new ScreenShare({ onChange: showOwnScreen });
 const activeSpeaker = new ActiveSpeaker();
 const lobby = settings.lobbyUrl ? new LobbyPanel({ url: settings.lobbyUrl, csrfToken: settings.csrfToken, announce }) : null;
+// Entering audio-only closes the camera; leaving it does not reopen it (the camera button does).
+const audioOnly = new AudioOnly({ root, announce, onChange: (enabled) => enabled && applyCamera(false) });
 
 // The own tile is keyed "self": the SFU's participant id is only known once joined.
 const tileKey = (participantId) => (participantId === roster.self.id ? SELF : participantId);
+
+// Congestion (docs/congestion.md): the notice, the paused tiles, the moderators' line; pins.
+const quality = new Quality({
+  announce,
+  notice: document.getElementById("room-quality"),
+  moderationLine: document.getElementById("quality-moderation"),
+  onPaused: (paused) => tiles.showPaused(paused),
+});
+const pins = new Pins({
+  announce,
+  nameOf: (participantId) => roster.get(participantId)?.name ?? null,
+  isModerator: () => roster.isModerator,
+  onChange: ({ mine, room }) => {
+    tiles.showPins({ mine, room: new Set([...room].map(tileKey)) });
+    roster.setPinnedForAll(room);
+  },
+});
 
 // --- the local microphone and camera
 
@@ -85,12 +115,111 @@ function applyMicrophone(enabled, { tell = true } = {}) {
   tiles.showState(SELF, { microphone: enabled });
 }
 
-function applyCamera(enabled) {
-  settings.camera = enabled;
-  localStream?.getVideoTracks().forEach((t) => (t.enabled = enabled));
-  session?.setCameraEnabled(enabled);
+const cameraTrack = () => localStream?.getVideoTracks()[0] || null;
+let cameraRequests = 0; // numbers the camera requests: a stale one's camera is closed at once
+
+function showCamera(enabled) {
   setPressed(cameraButton, enabled);
   tiles.showState(SELF, { camera: enabled });
+}
+
+function applyCamera(enabled) {
+  if (enabled && audioOnly.enabled) enabled = false; // its button is disabled meanwhile
+  settings.camera = enabled;
+  showCamera(enabled);
+  if (!enabled) {
+    closeCamera();
+    session?.setCameraEnabled(false);
+  } else if (cameraTrack()) {
+    session?.setCameraEnabled(true);
+  } else {
+    openCamera();
+  }
+}
+
+// Stopped, not just disabled: a disabled track keeps the camera light on and still sends black
+// frames.
+function closeCamera() {
+  cameraRequests += 1;
+  const track = cameraTrack();
+  session?.setCameraTrack(null);
+  if (!track) return;
+  track.stop();
+  localStream.removeTrack(track);
+  tiles.showLocalCamera(localStream);
+}
+
+// Opened when turned on in the room (after audio-only, or when entering with it off); the others
+// are told it is on once it sends.
+async function openCamera() {
+  const request = ++cameraRequests;
+  let track;
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: true });
+    track = stream.getVideoTracks()[0];
+  } catch (error) {
+    if (request !== cameraRequests || over) return;
+    settings.camera = false;
+    showCamera(false);
+    session?.setCameraEnabled(false);
+    announce(cameraFailure(error));
+    return;
+  }
+  // Turned off again, audio-only chosen or the meeting left while the browser was asking.
+  if (request !== cameraRequests || !settings.camera || over || !localStream) {
+    track.stop();
+    return;
+  }
+  addCamera(track);
+  session?.setCameraTrack(track);
+  session?.setCameraEnabled(true);
+}
+
+function addCamera(track) {
+  localStream.addTrack(track);
+  tiles.showLocalCamera(localStream);
+  watchCamera(track);
+}
+
+// Unplugged, or taken by the system: show it off rather than a frozen picture. (Our own stop()
+// fires no "ended".)
+function watchCamera(track) {
+  track.addEventListener("ended", () => {
+    if (cameraTrack() === track && !over) {
+      applyCamera(false);
+      announce("Votre caméra s'est arrêtée.");
+    }
+  });
+}
+
+function cameraFailure(error) {
+  switch (error?.name) {
+    case "NotAllowedError":
+      return "L'accès à la caméra a été refusé : autorisez-le dans votre navigateur pour être vu.";
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return "Aucune caméra utilisable n'a été trouvée : les autres participants ne vous voient pas.";
+    case "NotReadableError":
+      return "Votre caméra n'a pas pu être ouverte : elle est peut-être utilisée par une autre application.";
+    default:
+      return "Votre caméra n'a pas pu être activée : les autres participants ne vous voient pas.";
+  }
+}
+
+// The microphone always (it may start off); the camera only if it is to be on. If the camera
+// cannot be had, one still enters, by voice.
+async function openLocalMedia() {
+  if (!settings.camera) return navigator.mediaDevices.getUserMedia({ audio: true });
+  try {
+    return await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+  } catch (error) {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: true }).catch(() => {
+      throw error;
+    });
+    settings.camera = false;
+    announce(cameraFailure(error));
+    return stream;
+  }
 }
 
 function unmuteForbidden() {
@@ -283,6 +412,8 @@ function onError({ code, message }) {
   } else if (code === "unmute_forbidden") {
     applyMicrophone(false, { tell: false });
     announce(ERROR_MESSAGES[code]);
+  } else if (code === "too_many_pins") {
+    announce(pins.refusal());
   } else if (ERROR_MESSAGES[code]) {
     announce(ERROR_MESSAGES[code]);
   } else if (REFUSED_AT_JOIN[code]) {
@@ -309,7 +440,10 @@ function listen(source) {
     if (detail.me) onSelfUpdated(detail.me);
     if (detail.hands) onHands(detail.hands);
     if (detail.locked !== undefined || detail.muteAll) onRoomUpdated(detail);
-    if (detail.audioOnly && settings.camera) {
+    // Normally known before opening the camera (data-room-audio-only); this catches a room whose
+    // setting changed since the page was drawn. After a reconnection the camera is left as the
+    // participant last set it.
+    if (detail.audioOnly && settings.camera && !rejoined) {
       applyCamera(false);
       announce("Cette réunion se tient en audio seul : votre caméra est coupée.");
     }
@@ -337,6 +471,7 @@ function listen(source) {
   session.addEventListener("hands", (event) => onHands(event.detail.queue || []));
   session.addEventListener("chat", (event) => chat.receive(event.detail));
   session.addEventListener("room-updated", (event) => onRoomUpdated(event.detail));
+  session.addEventListener("quality", (event) => quality.update(event.detail));
   session.addEventListener("removed", () => showRemoved());
   session.addEventListener("ended", (event) => showEnded(event.detail?.reason));
   session.addEventListener("error", (event) => onError(event.detail));
@@ -388,7 +523,8 @@ async function connect(failedWorker = null) {
   workerId = ticket.worker_id || null;
   for (const part of [roster, moderation, chat, screenShare]) part.attach(next, () => roster.self.id);
   listen(next);
-  attachAudioOnly(next, { root, announce });
+  audioOnly.attach(next);
+  pins.attach(next);
   try {
     await next.join(localStream);
   } catch (error) {
@@ -405,6 +541,8 @@ async function connect(failedWorker = null) {
 function forgetOthers() {
   activeSpeaker.stop();
   trackOwners.clear();
+  pins.suspend(); // by name, while the names are known
+  quality.reset();
   const hadHands = roster.hands.length > 0;
   roster.setHands([]);
   for (const participant of roster.everyone) {
@@ -417,12 +555,14 @@ function forgetOthers() {
 }
 
 let reconnecting = false;
+let rejoined = false; // a session after the first one (reconnection)
 
 async function reconnect() {
   if (over || reconnecting) return;
   reconnecting = true;
   const lostWorker = workerId;
   session = null;
+  rejoined = true;
   const hadHands = forgetOthers();
   setStatus("Connexion perdue, reconnexion…");
   announce("Connexion perdue, reconnexion…");
@@ -459,9 +599,21 @@ async function reconnect() {
 
 async function start() {
   setStatus("Connexion à la réunion…");
-  localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+  if (audioOnly.enabled) {
+    settings.camera = false;
+  } else if (settings.roomAudioOnly && settings.camera) {
+    settings.camera = false;
+    announce("Cette réunion se tient en audio seul : votre caméra est coupée.");
+  }
+  showCamera(settings.camera);
+  localStream = await openLocalMedia();
+  if (over) {
+    localStream.getTracks().forEach((t) => t.stop());
+    return;
+  }
   tiles.ensure(SELF, `${settings.displayName} (vous)`, { self: true });
   tiles.showLocalCamera(localStream);
+  if (cameraTrack()) watchCamera(cameraTrack());
   applyMicrophone(settings.microphone, { tell: false });
   applyCamera(settings.camera);
 

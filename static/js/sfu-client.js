@@ -21,36 +21,56 @@
 //
 // Methods:
 //   join(localStream) → Promise<{participantId, participants, me, audioOnly, locked, muteAll,
-//     hands}>; rejects with an Error whose `code` is the server's error code if the join is
+//     hands, pinned}>; rejects with an Error whose `code` is the server's error code if the join is
 //     refused (banned, room_locked, room_full, invalid_token, …; "ended" when the scheduled
 //     meeting is already over). localStream may lack audio or video (or be null): that side is
-//     then not sent. audioOnly: the room asks participants to start without their camera.
+//     then not sent (a camera can still be given later with setCameraTrack). audioOnly: the room
+//     asks participants to start without their camera.
 //   setMicrophoneEnabled(bool), setCameraEnabled(bool): stop/resume sending (track.enabled)
 //     and tell the others. Turning the microphone on may be refused (`error` unmute_forbidden,
 //     the track is disabled again) while a moderator's mute-all forbids it.
-//   setAudioOnly(bool): audio-only mode (docs/protocol.md): the camera track stops being sent
-//     (track.enabled) and the SFU forwards no video to us; false brings video back (the camera
-//     stays off until setCameraEnabled(true)).
+//   setCameraTrack(track | null) → Promise: the camera track to send from now on (a camera
+//     opened after joining, e.g. when leaving audio-only), or null to send no video. No
+//     renegotiation: the camera m-line is always answered sendonly, with or without a track,
+//     and the track is swapped with replaceTrack. Stopping the old track is the caller's job.
+//   setAudioOnly(bool): audio-only mode (docs/protocol.md): the camera track is detached
+//     (setCameraTrack(null): nothing is sent, not even black frames; the caller stops the
+//     camera) and the SFU forwards no video to us; false brings video back (no camera until
+//     setCameraTrack(track) and setCameraEnabled(true)).
 //   sendChat(text): to everyone (≤ 2000 characters, else `error` too_long).
 //   raiseHand(raised = true): raise or lower one's own hand.
 //   lowerHand(participantId): lower someone's hand (moderators; anyone for their own).
 //   startScreenShare(stream) → Promise: share the stream's video track (getDisplayMedia);
 //     sharing stops by itself when the browser's "stop sharing" ends the track.
 //   stopScreenShare(): stop sharing.
+//   pin(participantId, pinned = true): keep receiving that person's video when the SFU gives up
+//     video for us (congestion, docs/congestion.md); at most three (else `error` too_many_pins).
+//     The server answers `pins`.
 //   Moderators only (others get a non-fatal `error` forbidden):
 //     muteParticipant(participantId), muteAll(allowUnmute), allowUnmute(), remove(participantId),
-//     lock(locked), promote(participantId), end().
+//     lock(locked), promote(participantId), end(), pinForAll(participantId, pinned = true) (at
+//     most three pinned for everyone; the room's list comes back in `room-updated`).
 //   leave(): hang up.
 //   peerConnection (getter): the RTCPeerConnection, e.g. for getStats().
 //   participantId (getter): yours.
 //   me (getter): your own participant object, as the server last described it.
 //   participants (getter): Map id → participant object of the others.
 //   hands (getter): participant ids with a raised hand, in raising order.
-//   roomState (getter): {locked, muteAll: {active, allowUnmute}}.
+//   roomState (getter): {locked, muteAll: {active, allowUnmute}, pinned: [participant ids pinned
+//     for everyone]}.
+//   pins (getter): the participant ids we pinned, as the server last confirmed them.
+//   videoConstraints (getter): what the SFU last asked our camera to send ({max_bitrate,
+//     scale_resolution_down_by, max_framerate}), or null.
+//
+// Congestion (docs/congestion.md): a `video-constraints` message is applied to the camera's
+// sender (never the screen share's) with RTCRtpSender.setParameters on encodings[0], and applied
+// again whenever the camera track or its sender changes (setCameraTrack, a new offer). It
+// belongs to this session: the worker that asked it is the one that lifts it, so a new session
+// (a reconnection) starts unconstrained and is told again by its own worker if need be.
 //
 // Events (CustomEvent, data in `detail`):
 //   joined              {participantId, participants: [participant], me, audioOnly, locked,
-//                        muteAll, hands}
+//                        muteAll, hands, pinned (participant ids pinned for everyone)}
 //   participant-joined  participant
 //   participant-left    {id}
 //   participant-updated participant (also about yourself: detail.id === session.participantId;
@@ -61,13 +81,19 @@
 //   track-ended         {participantId, kind, track, stream}
 //   chat                {from (participant id), name, text, at (unix seconds)}
 //   hands               {queue: [participant ids in raising order]}
-//   room-updated        {locked, muteAll: {active, allowUnmute}}
+//   room-updated        {locked, muteAll: {active, allowUnmute}, pinned: [participant ids]}
+//   pins                {pinned: [participant ids]}  (the server's answer to pin())
+//   quality             the server's `quality` message: {room: {step, reason}, you: {step,
+//                        reason, video_from: [participant ids] | null}, moderation?: {congested,
+//                        degraded, audio_only, publishers_lowered}} (docs/protocol.md)
+//   video-constraints   {max_bitrate, scale_resolution_down_by, max_framerate} (null: lifted),
+//                        once applied (or failed to apply: console.warn) to the camera's sender
 //   removed             {by}          (a moderator removed you; `closed` follows, code 4403)
 //   ended               {by, reason}  (reason "moderator", "schedule" or "max_duration";
 //                                      `closed` follows, code 4410; by is null unless moderator)
 //   error               {code, message, reason?}  (the server's error message; forbidden,
-//                        unmute_forbidden, too_long, unknown_participant keep the session open,
-//                        any other code is followed by `closed`)
+//                        unmute_forbidden, too_long, unknown_participant, too_many_pins keep the
+//                        session open, any other code is followed by `closed`)
 //   reconnecting        {code, reason}  (the worker was lost after joining: the signalling
 //                        closed with a code that is not final — 1006 when the worker died, 1000
 //                        we did not ask for, 4503 draining, 1011 — or media failed, reason
@@ -75,6 +101,8 @@
 //                        ask the portal for a fresh ticket naming the lost worker and join a new
 //                        SfuSession with the same local stream (docs/protocol.md, "Reconnection"))
 //   closed              {code, reason, lost}  (signalling closed; session over)
+//
+// Also exported: applyVideoConstraints(sender, constraints), the setParameters step on its own.
 
 const ANSWER_GATHERING_TIMEOUT_MS = 5000;
 // Close codes that end a session for good: anything else after joining is a lost worker.
@@ -87,6 +115,8 @@ export class SfuSession extends EventTarget {
   #pc;
   #ws = null;
   #localStream = null;
+  #camera = null; // the camera track being sent (null: none)
+  #publish = {}; // the last offer's `publish`: kind → mid of the m-line we send it on
   #participantId = null;
   #participants = new Map();
   #remoteTracks = new Map(); // mid → {participantId, kind, track}
@@ -96,7 +126,10 @@ export class SfuSession extends EventTarget {
   #closed = false;
   #me = null;
   #hands = [];
-  #roomState = { locked: false, muteAll: { active: false, allowUnmute: true } };
+  #roomState = { locked: false, muteAll: { active: false, allowUnmute: true }, pinned: [] };
+  #pins = []; // the participants we pinned, as the server last said
+  #videoConstraints = null; // the SFU's last `video-constraints` (null: none, or lifted)
+  #constraining = Promise.resolve(); // setParameters calls, one at a time
   #screenTrack = null; // the display track being shared
   #screenMid = null; // mid of the transceiver it is attached to
   #leaving = false; // leave() was called: a close is not a loss
@@ -134,12 +167,21 @@ export class SfuSession extends EventTarget {
   }
 
   get roomState() {
-    return { locked: this.#roomState.locked, muteAll: { ...this.#roomState.muteAll } };
+    return { locked: this.#roomState.locked, muteAll: { ...this.#roomState.muteAll }, pinned: [...this.#roomState.pinned] };
+  }
+
+  get pins() {
+    return [...this.#pins];
+  }
+
+  get videoConstraints() {
+    return this.#videoConstraints ? { ...this.#videoConstraints } : null;
   }
 
   join(localStream) {
     if (this.#joinPromise) return this.#joinPromise;
     this.#localStream = localStream || null;
+    this.#camera = this.#localStream?.getVideoTracks().find((t) => t.readyState === "live") || null;
     this.#joinPromise = new Promise((resolve, reject) => {
       const ws = new WebSocket(this.#signallingUrl);
       this.#ws = ws;
@@ -191,8 +233,23 @@ export class SfuSession extends EventTarget {
     this.#setEnabled("video", "camera", enabled);
   }
 
+  setCameraTrack(track) {
+    this.#camera = track || null;
+    // Before the first offer there is no camera m-line yet: the answer will attach the track.
+    const transceiver = this.#publishTransceiver("video");
+    if (!transceiver || this.#closed || transceiver.sender.track === this.#camera) return Promise.resolve();
+    return transceiver.sender
+      .replaceTrack(this.#camera)
+      .then(() => this.#constrainCamera({ onlyIfAsked: true }))
+      .catch((error) => {
+        console.warn("sfu-client: could not change the camera track", error);
+      });
+  }
+
   setAudioOnly(enabled) {
-    if (enabled) this.#enableLocal("video", false);
+    // Detached rather than disabled: a disabled track still sends (black) frames, and the SFU
+    // would only drop them.
+    if (enabled) this.setCameraTrack(null);
     this.#send({ type: "audio-only", enabled: Boolean(enabled) });
   }
 
@@ -255,6 +312,14 @@ export class SfuSession extends EventTarget {
     this.#send({ type: "promote", participant_id: participantId });
   }
 
+  pin(participantId, pinned = true) {
+    this.#send({ type: "pin", participant_id: participantId, pinned: Boolean(pinned) });
+  }
+
+  pinForAll(participantId, pinned = true) {
+    this.#send({ type: "pin-for-all", participant_id: participantId, pinned: Boolean(pinned) });
+  }
+
   end() {
     this.#send({ type: "end" });
   }
@@ -300,9 +365,17 @@ export class SfuSession extends EventTarget {
   }
 
   #enableLocal(kind, enabled) {
-    if (!this.#localStream) return;
-    const tracks = kind === "audio" ? this.#localStream.getAudioTracks() : this.#localStream.getVideoTracks();
-    for (const track of tracks) track.enabled = Boolean(enabled);
+    if (kind === "video") {
+      if (this.#camera) this.#camera.enabled = Boolean(enabled);
+      return;
+    }
+    for (const track of this.#localStream?.getAudioTracks() || []) track.enabled = Boolean(enabled);
+  }
+
+  #publishTransceiver(kind) {
+    const mid = this.#publish[kind];
+    if (mid === undefined || mid === null) return null;
+    return this.#pc.getTransceivers().find((t) => t.mid === mid) || null;
   }
 
   #joinedDetail(message) {
@@ -314,6 +387,7 @@ export class SfuSession extends EventTarget {
       locked: Boolean(message.locked),
       muteAll: this.#muteAllDetail(message.mute_all),
       hands: message.hands || [],
+      pinned: [...(message.pinned || [])],
     };
   }
 
@@ -341,7 +415,7 @@ export class SfuSession extends EventTarget {
         const detail = this.#joinedDetail(message);
         this.#me = detail.me;
         this.#hands = [...detail.hands];
-        this.#roomState = { locked: detail.locked, muteAll: detail.muteAll };
+        this.#roomState = { locked: detail.locked, muteAll: detail.muteAll, pinned: detail.pinned };
         // Arriving during a mute-all: the microphone starts off.
         if (this.#me && this.#me.microphone === false) this.#enableLocal("audio", false);
         this.#emit("joined", detail);
@@ -377,9 +451,31 @@ export class SfuSession extends EventTarget {
         this.#emit("hands", { queue: [...this.#hands] });
         break;
       case "room-updated":
-        this.#roomState = { locked: Boolean(message.locked), muteAll: this.#muteAllDetail(message.mute_all) };
+        this.#roomState = {
+          locked: Boolean(message.locked),
+          muteAll: this.#muteAllDetail(message.mute_all),
+          pinned: [...(message.pinned || [])],
+        };
         this.#emit("room-updated", this.roomState);
         break;
+      case "pins":
+        this.#pins = [...(message.pinned || [])];
+        this.#emit("pins", { pinned: this.pins });
+        break;
+      case "quality":
+        this.#emit("quality", { room: message.room, you: message.you, moderation: message.moderation });
+        break;
+      case "video-constraints": {
+        const constraints = {
+          max_bitrate: message.max_bitrate ?? null,
+          scale_resolution_down_by: message.scale_resolution_down_by ?? null,
+          max_framerate: message.max_framerate ?? null,
+        };
+        const lifted = Object.values(constraints).every((value) => value === null);
+        this.#videoConstraints = lifted ? null : constraints;
+        this.#constrainCamera().then(() => this.#emit("video-constraints", { ...constraints }));
+        break;
+      }
       case "removed":
         this.#emit("removed", { by: message.by });
         break;
@@ -415,28 +511,45 @@ export class SfuSession extends EventTarget {
       this.#screenMid = null;
     }
     if (publish.screen !== undefined && this.#screenTrack) this.#screenMid = publish.screen;
+    this.#publish = { ...publish };
     for (const [kind, mid] of Object.entries(publish)) {
       const transceiver = byMid.get(mid);
       if (!transceiver) continue;
       const local = this.#localTrack(kind);
-      if (local) {
-        if (transceiver.sender.track !== local) await transceiver.sender.replaceTrack(local);
-        transceiver.direction = "sendonly";
-      } else {
-        transceiver.direction = "inactive";
-      }
+      if (transceiver.sender.track !== local) await transceiver.sender.replaceTrack(local);
+      // The camera m-line stays sendonly even without a track (audio-only, camera off): a camera
+      // opened later is then sent with replaceTrack alone — only the server may offer, so a
+      // client cannot renegotiate an m-line it had answered inactive.
+      transceiver.direction = local || kind === "video" ? "sendonly" : "inactive";
     }
     await pc.setLocalDescription(await pc.createAnswer());
     await this.#gatheringComplete();
     this.#send({ type: "answer", revision: offer.revision, sdp: pc.localDescription.sdp });
     this.#updateRemoteTracks(offer.tracks || {}, byMid);
+    // The camera's sender may be new (first offer) or have a new track: the SFU's constraints
+    // hold whatever the sender.
+    this.#constrainCamera({ onlyIfAsked: true });
+  }
+
+  // The SFU's last constraints on the camera's sender, never the screen share's. Never fails:
+  // a browser that cannot apply them keeps sending as it did (the SFU's REMB ceiling still
+  // holds). onlyIfAsked: nothing to do without constraints (a fresh sender has none).
+  #constrainCamera({ onlyIfAsked = false } = {}) {
+    if (onlyIfAsked && !this.#videoConstraints) return this.#constraining;
+    this.#constraining = this.#constraining
+      .then(async () => {
+        const transceiver = this.#publishTransceiver("video");
+        if (!transceiver || this.#closed) return;
+        await applyVideoConstraints(transceiver.sender, this.#videoConstraints);
+      })
+      .catch((error) => console.warn("sfu-client: could not apply the video constraints", error));
+    return this.#constraining;
   }
 
   #localTrack(kind) {
     if (kind === "screen") return this.#screenTrack;
-    if (!this.#localStream) return null;
-    const tracks = kind === "audio" ? this.#localStream.getAudioTracks() : this.#localStream.getVideoTracks();
-    return tracks[0] || null;
+    if (kind === "video") return this.#camera;
+    return this.#localStream?.getAudioTracks()[0] || null;
   }
 
   #gatheringComplete() {
@@ -510,4 +623,32 @@ export class SfuSession extends EventTarget {
     }
     this.#emit("closed", { code, reason, lost });
   }
+}
+
+// What the SFU asks a camera to send (its `video-constraints` message: max_bitrate in bit/s,
+// scale_resolution_down_by ≥ 1, max_framerate in frames/s; null or missing: no limit), applied
+// to the sender's first encoding with setParameters. Returns the encoding as set, or null when
+// the sender has no encoding yet (not negotiated: apply again once it is). Rejects as
+// setParameters does.
+export async function applyVideoConstraints(sender, constraints) {
+  const parameters = sender.getParameters();
+  const encoding = parameters.encodings?.[0];
+  if (!encoding) return null;
+  const wanted = {
+    maxBitrate: limit(constraints?.max_bitrate, 1),
+    scaleResolutionDownBy: limit(constraints?.scale_resolution_down_by, 1),
+    maxFramerate: limit(constraints?.max_framerate, 1),
+  };
+  for (const [field, value] of Object.entries(wanted)) {
+    if (value === null) delete encoding[field];
+    else encoding[field] = field === "maxBitrate" ? Math.round(value) : value;
+  }
+  await sender.setParameters(parameters);
+  return { ...encoding };
+}
+
+// A finite number at least `least`, or null (no limit): a malformed value lifts its limit
+// rather than failing the others.
+function limit(value, least) {
+  return typeof value === "number" && Number.isFinite(value) && value >= least ? value : null;
 }

@@ -34,6 +34,31 @@ async () => {
 """
 
 
+# Every text the room's status line shows, kept: "reconnexion" may show for less than the
+# time between two checks when the worker comes back at once.
+RECORD_STATUS = """
+document.addEventListener("DOMContentLoaded", () => {
+  const status = document.getElementById("room-status");
+  if (!status) return;
+  window.__statusLog = [status.textContent];
+  new MutationObserver(() => window.__statusLog.push(status.textContent)).observe(status, {
+    childList: true, characterData: true, subtree: true,
+  });
+});
+"""
+
+
+def wait_for_status(page, text: str, timeout: float) -> None:
+    """Until the room's status line has shown `text` (polled from Python: our CSP forbids the
+    string evaluation page.wait_for_function would fall back to)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(text in entry for entry in page.evaluate("window.__statusLog || []")):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the status never said {text!r}: {page.evaluate('window.__statusLog')}")
+
+
 def wait_for_video_on_connection(page, connections: int, timeout: float) -> float:
     """Until the page's `connections`-th peer connection decodes video; returns when."""
     deadline = time.monotonic() + timeout
@@ -51,6 +76,7 @@ def test_pages_reconnect_by_themselves_when_the_worker_dies(demo_platform, brows
     bob = browser_context_factory().new_page()
     for page in (alice, bob):
         page.add_init_script(RECORD_PEER_CONNECTIONS)
+        page.add_init_script(RECORD_STATUS)
     sign_in(alice, demo_platform, "camille.martin@ecologie.gouv.fr", ministry="ecologie")
     sign_in(bob, demo_platform, "julien.petit@culture.gouv.fr", ministry="culture")
     room_url = create_room(alice, demo_platform, "Point de reprise")
@@ -67,10 +93,7 @@ def test_pages_reconnect_by_themselves_when_the_worker_dies(demo_platform, brows
     os.kill(pid, signal.SIGKILL)
 
     for page in (alice, bob):
-        page.wait_for_function(
-            "document.getElementById('room-status').textContent.includes('reconnexion')",
-            timeout=5000,
-        )
+        wait_for_status(page, "reconnexion", timeout=5)
     resumed = [wait_for_video_on_connection(page, 2, timeout=30) for page in (alice, bob)]
     print(f"video decoded again {max(resumed) - killed_at:.2f} s after the kill")
 

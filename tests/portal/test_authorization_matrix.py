@@ -364,6 +364,9 @@ MATRIX: dict[tuple[str, str], Case] = {
         changes_db=("platform",),
         after=rule_removed,
     ),
+    ("platform.media_pool", "GET"): Case(
+        lambda w: "/plateforme/serveurs-media", platform_only(200), platform_sees_all=True
+    ),
 }
 
 

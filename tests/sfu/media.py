@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import array
 import asyncio
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -36,6 +38,21 @@ class PatternVideoTrack(VideoStreamTrack):
 
 def silence() -> MediaStreamTrack:
     return AudioStreamTrack()
+
+
+class ToneAudioTrack(AudioStreamTrack):
+    """A 400 Hz tone at about -10 dBov: someone speaking, as RFC 6464 audio levels see it."""
+
+    async def recv(self) -> av.AudioFrame:
+        frame = await super().recv()  # 20 ms of silence, with the right timing and pts
+        if frame.format.name != "s16" or frame.layout.name != "mono":
+            return frame  # not what aiortc gives today: stay silent rather than garble
+        # 400 Hz divides 8, 16 and 48 kHz: every 20 ms frame holds whole periods and starts
+        # at phase 0, so frames join without a click.
+        rate, samples = frame.sample_rate, frame.samples
+        wave = (int(10000 * math.sin(2 * math.pi * 400 * n / rate)) for n in range(samples))
+        frame.planes[0].update(array.array("h", wave).tobytes())
+        return frame
 
 
 @dataclass

@@ -2,7 +2,6 @@
 none, still hears everyone, and gets video back (from a keyframe) when switching back."""
 
 import asyncio
-import re
 import time
 import urllib.request
 
@@ -11,6 +10,7 @@ import pytest
 from sfu.client import SfuClient
 from sfu.forwarding import SubscriberLoad, SubscriberTrack
 from sfu.signalling import AudioOnly, SignallingError, parse_client_message
+from tests.fixtures.sfu import metrics_of
 from tests.sfu.helpers import close_all, join_client, wait_for_tracks
 from tests.sfu.media import PatternVideoTrack, silence
 from tests.sfu.test_queues import DELTA, KEY
@@ -22,13 +22,7 @@ def scrape(worker) -> dict[str, float]:
     """The worker's /metrics as {'name{labels}': value}."""
     url = f"http://127.0.0.1:{worker.port}/metrics"
     with urllib.request.urlopen(url, timeout=5) as response:
-        text = response.read().decode()
-    samples = {}
-    for line in text.splitlines():
-        match = re.match(r"^([a-z_]+(?:\{[^}]*\})?) (\S+)$", line)
-        if match:
-            samples[match.group(1)] = float(match.group(2))
-    return samples
+        return metrics_of(response.read().decode())
 
 
 async def join_audio_only(worker, room: str, name: str) -> SfuClient:

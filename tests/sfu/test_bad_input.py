@@ -105,3 +105,27 @@ def test_bad_input_closes_only_the_offending_connection(sfu_worker):
             await close_all(alice, bob, *bad)
 
     asyncio.run(scenario())
+
+
+def test_large_messages_are_read_once_joined_not_before(sfu_worker):
+    """An SDP answer in a room of 55 is ~70 KB: accepted once joined; before `join` (nobody is
+    authenticated yet) 16 KiB is the limit."""
+
+    async def scenario():
+        client = await joined_without_answering(sfu_worker, "Grand")
+        try:
+            # 100 KB: read and parsed (refused as a chat message, not as a message), kept open.
+            await client.chat("x" * 100_000)
+            refusal = await client.next_event("error")
+            assert refusal.data["code"] == "too_long"
+            assert not client.closed.is_set()
+        finally:
+            await client.close()
+        stranger = await raw_connection(sfu_worker)
+        try:
+            await stranger.send_raw('{"type": "join", "room": "' + "x" * 20_000 + '"}')
+            await expect_refusal(stranger, "message_too_large", 1009)
+        finally:
+            await stranger.close()
+
+    asyncio.run(scenario())

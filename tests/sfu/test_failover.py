@@ -8,8 +8,6 @@ browser would: new placement naming the lost worker, fresh token, same local tra
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import time
 import uuid
 
@@ -19,7 +17,7 @@ import redis
 from portal.core.localports import free_port
 from portal.media.placement import Placement
 from sfu.client import SfuClient
-from tests.fixtures.net import wait_for_port
+from tests.fixtures.services import start_redis
 from tests.sfu.helpers import close_all, wait_connected
 from tests.sfu.media import PatternVideoTrack, TrackConsumer, silence
 
@@ -156,14 +154,6 @@ def test_failed_worker_report_cannot_move_a_room_off_a_healthy_worker(
     # A client that lost only its own connection names a worker that still beats: no move.
     assert placement.place(room, failed_worker=hosting.worker_id) == hosting
     assert redis_client.get(f"sfu:room:{room}") == hosting.worker_id
-
-
-def start_redis(port: int, workdir) -> subprocess.Popen:
-    argv = [shutil.which("redis-server") or "redis-server", "--port", str(port)]
-    argv += ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-    wait_for_port(port, process=process)
-    return process
 
 
 def test_redis_restart_workers_keep_calls_and_reregister(start_sfu_worker, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 
 from portal.media.placement import NoWorkerAvailable, Placement
 from sfu.autoscale import SCALE_DOWN, SCALE_UP, Autoscaler
-from sfu.pool import PoolConfig, PoolSupervisor
+from sfu.pool import PoolConfig, PoolSupervisor, read_pool_load
 from sfu.workerload import CpuMeter, RateMeter
 from tests.fixtures.net import free_ports, wait_for_port
 from tests.fixtures.sfu import SFU_TEST_ISSUER
@@ -259,3 +259,46 @@ def test_supervisor_scales_up_under_load_and_down_by_draining(redis_client, make
     for _ in range(10):
         pool.tick(time.monotonic())
     assert len(pool.slots) == 1 and pool.slots[next(iter(pool.slots))].process.poll() is None
+
+
+def busy_workers_of_another_host(redis_client, count: int, cpu: str = "1.0") -> None:
+    for n in range(1, count + 1):
+        other = f"autre-hote-{n}"
+        redis_client.hset(
+            f"sfu:worker:{other}", mapping={"url": "ws://x/ws", "cpu": cpu, "draining": "0"}
+        )
+        redis_client.expire(f"sfu:worker:{other}", 60)
+        redis_client.zadd("sfu:workers", {other: time.time()})
+
+
+def test_two_hosts_seeing_a_hot_pool_add_one_worker_not_two(redis_client, make_pool):
+    settings = dict(min_workers=1, max_workers=2, high_water=0.7, low_water=0.3, up_after=0)
+    first, second = make_pool(**settings), make_pool(**settings)
+    for pool in (first, second):
+        drive(pool, lambda pool=pool: registered(redis_client, f"{pool.config.host_id}-1"))
+    # Six busy workers elsewhere and the two idle ones: 6 / 8 = 0.75 > 0.7. Both hosts decide
+    # to scale up at their next turn, before either new worker can register.
+    busy_workers_of_another_host(redis_client, 6)
+    now = time.monotonic()
+    for pool in (first, second):
+        pool._next_decision = 0.0
+        pool.tick(now)
+    assert [pool.last_decision.action for pool in (first, second)] == [SCALE_UP, SCALE_UP]
+    assert sorted(len(pool.slots) for pool in (first, second)) == [1, 2]
+    winner = first if len(first.slots) == 2 else second
+    assert redis_client.get("sfu:pool:scale-up") == winner.config.host_id
+
+
+def test_a_warming_up_worker_counts_as_idle(redis_client):
+    now = time.time()
+
+    def worker(worker_id: str, **fields) -> None:
+        mapping = {"url": "ws://x/ws", "cpu": "0.95", "draining": "0", **fields}
+        redis_client.hset(f"sfu:worker:{worker_id}", mapping=mapping)
+        redis_client.zadd("sfu:workers", {worker_id: now})
+
+    worker("new-and-empty", started_at=str(now - 2), rooms="0")
+    worker("new-with-a-room", started_at=str(now - 2), rooms="1")
+    worker("settled", started_at=str(now - 60), rooms="0")
+    loads = {load.worker_id: load.cpu for load in read_pool_load(redis_client, now=now)}
+    assert loads == {"new-and-empty": 0.0, "new-with-a-room": 0.95, "settled": 0.95}

@@ -64,3 +64,66 @@ def test_nothing_is_queued_before_the_sender_reads():
     track = SubscriberTrack("audio", SubscriberLoad(), lambda: None)
     track.offer(KEY, keyframe=True)
     assert track._queue.empty()
+
+
+def video_track_of(owner_id, load, requests):
+    track = SubscriberTrack("video", load, lambda: requests.append(owner_id), owner_id)
+    track.reading = True
+    return track
+
+
+def test_last_n_forwards_video_only_from_the_chosen_publishers():
+    async def scenario():
+        load, requests = SubscriberLoad(), []
+        alice, bruno = video_track_of("alice", load, requests), video_track_of("bruno", load, [])
+        load.video_from = frozenset({"alice"})
+        for track in (alice, bruno):
+            track.offer(KEY, keyframe=True)
+        assert alice._queue.qsize() == 1 and bruno._queue.empty()
+        # Not a drop: nothing is owed to this subscriber, and no keyframe is asked for.
+        assert bruno.dropped_frames == 0 and bruno.overflows == 0
+        assert load.video_bytes == KEY.size
+
+    asyncio.run(scenario())
+
+
+def test_suspended_video_keeps_audio_flowing():
+    async def scenario():
+        load = SubscriberLoad()
+        audio, _ = reading_track("audio", load)
+        video = video_track_of("alice", load, [])
+        load.video_suspended = True
+        audio.offer(KEY, keyframe=True)
+        video.offer(KEY, keyframe=True)
+        assert audio._queue.qsize() == 1 and video._queue.empty()
+        assert load.audio_bytes == KEY.size and load.video_bytes == 0
+
+    asyncio.run(scenario())
+
+
+def test_overflows_are_counted_for_the_subscriber():
+    async def scenario():
+        load = SubscriberLoad()
+        video = video_track_of("alice", load, [])
+        video.offer(KEY, keyframe=True)
+        for _ in range(VIDEO_QUEUE_FRAMES):
+            video.offer(DELTA, keyframe=False)
+        assert load.video_overflows == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_gated_track_keeps_asking_for_a_keyframe():
+    """One lost PLI must not freeze the video: every frame dropped while waiting asks again
+    (the publisher's KeyframeRequester coalesces them, sfu/rtcp.py)."""
+
+    async def scenario():
+        track, requests = reading_track("video")
+        for _ in range(3):
+            track.offer(DELTA, keyframe=False)
+        assert len(requests) == 3 and track._queue.empty()
+        track.offer(KEY, keyframe=True)
+        track.offer(DELTA, keyframe=False)
+        assert len(requests) == 3 and track._queue.qsize() == 2
+
+    asyncio.run(scenario())

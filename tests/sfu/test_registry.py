@@ -78,3 +78,162 @@ def test_stopping_worker_closes_connections_and_unregisters(redis_client, sfu_wo
     asyncio.run(scenario())
     assert not redis_client.exists(key)
     assert redis_client.zscore("sfu:workers", sfu_worker.worker_id) is None
+
+
+# --- Load history and rooms for the platform administrators' page (docs/pool.md) -------------
+
+
+def make_registry(redis_url, worker_id: str = "essai-1", **kwargs):
+    from sfu.registry import WorkerRegistry
+
+    options = {
+        "hosted_rooms": lambda: ["salle-a", "salle-b"],
+        "participant_count": lambda: 3,
+        "load": lambda: {"cpu": "0.250", "frames_per_second": "120", "draining": 0},
+        "room_participants": lambda: {"salle-a": 2, "salle-b": 1},
+        "history_interval": 0,
+        **kwargs,
+    }
+    return WorkerRegistry(redis_url, worker_id, f"ws://127.0.0.1:1/{worker_id}", **options)
+
+
+@pytest.fixture
+def one_entry_stream_nodes(redis_client):
+    """Approximate trimming (`MINID ~`) removes whole stream nodes only; with one entry per node
+    it removes exactly the entries older than the bound, which a test can see."""
+    before = redis_client.config_get("stream-node-max-entries")["stream-node-max-entries"]
+    redis_client.config_set("stream-node-max-entries", 1)
+    yield
+    redis_client.config_set("stream-node-max-entries", before)
+
+
+def test_heartbeat_appends_a_load_sample_per_beat(redis_url, redis_client):
+    async def scenario():
+        registry = make_registry(redis_url)
+        try:
+            await registry.heartbeat()
+            await registry.heartbeat()
+        finally:
+            await registry.stop()
+
+    started = time.time()
+    asyncio.run(scenario())
+    samples = redis_client.xrange("sfu:worker:essai-1:history")
+    assert len(samples) == 2
+    for entry_id, fields in samples:
+        assert fields == {
+            "cpu": "0.250",
+            "participants": "3",
+            "rooms": "2",
+            "frames_per_second": "120",
+        }
+        assert started - 1 <= int(entry_id.split("-")[0]) / 1000 <= time.time() + 1
+    assert 3590 < redis_client.ttl("sfu:worker:essai-1:history") <= 3600
+
+
+def test_heartbeat_samples_history_every_history_interval(redis_url, redis_client):
+    async def scenario():
+        registry = make_registry(redis_url, history_interval=3600)
+        try:
+            for _ in range(3):
+                await registry.heartbeat()
+        finally:
+            await registry.stop()
+
+    asyncio.run(scenario())
+    assert redis_client.xlen("sfu:worker:essai-1:history") == 1
+
+
+def test_heartbeat_trims_history_to_the_last_hour(redis_url, redis_client, one_entry_stream_nodes):
+    old = int((time.time() - 3700) * 1000)
+    recent = int((time.time() - 3000) * 1000)
+    redis_client.xadd("sfu:worker:essai-1:history", {"cpu": "0.9"}, id=f"{old}-0")
+    redis_client.xadd("sfu:worker:essai-1:history", {"cpu": "0.8"}, id=f"{recent}-0")
+
+    async def scenario():
+        registry = make_registry(redis_url)
+        try:
+            await registry.heartbeat()
+        finally:
+            await registry.stop()
+
+    asyncio.run(scenario())
+    ids = [entry_id for entry_id, _ in redis_client.xrange("sfu:worker:essai-1:history")]
+    assert f"{old}-0" not in ids, "a sample older than an hour is trimmed"
+    assert ids[0] == f"{recent}-0" and len(ids) == 2
+
+
+def test_heartbeat_replaces_the_rooms_hash(redis_url, redis_client):
+    hosted = {"salle-a": 2, "salle-b": 1}
+
+    async def scenario():
+        registry = make_registry(
+            redis_url, hosted_rooms=lambda: list(hosted), room_participants=lambda: dict(hosted)
+        )
+        try:
+            await registry.heartbeat()
+            first = redis_client.hgetall("sfu:worker:essai-1:rooms")
+            ttl = redis_client.ttl("sfu:worker:essai-1:rooms")
+            del hosted["salle-b"]
+            hosted["salle-a"] = 5
+            await registry.heartbeat()
+            second = redis_client.hgetall("sfu:worker:essai-1:rooms")
+            hosted.clear()
+            await registry.heartbeat()
+            emptied = redis_client.exists("sfu:worker:essai-1:rooms")
+            return first, ttl, second, emptied
+        finally:
+            await registry.stop()
+
+    first, ttl, second, emptied = asyncio.run(scenario())
+    assert first == {"salle-a": "2", "salle-b": "1"}
+    assert 0 < ttl <= 10, "the rooms hash lives as long as the worker hash"
+    assert second == {"salle-a": "5"}, "a closed room leaves the hash at the next beat"
+    assert not emptied
+
+
+def test_heartbeat_without_room_counts_lists_rooms_with_zero(redis_url, redis_client):
+    async def scenario():
+        registry = make_registry(redis_url, room_participants=None)
+        try:
+            await registry.heartbeat()
+            return redis_client.hgetall("sfu:worker:essai-1:rooms")
+        finally:
+            await registry.stop()
+
+    assert asyncio.run(scenario()) == {"salle-a": "0", "salle-b": "0"}
+
+
+def test_stop_removes_the_rooms_hash_and_keeps_the_history(redis_url, redis_client):
+    async def scenario():
+        registry = make_registry(redis_url)
+        await registry.heartbeat()
+        assert redis_client.exists("sfu:worker:essai-1:rooms")
+        await registry.stop()
+
+    asyncio.run(scenario())
+    assert not redis_client.exists("sfu:worker:essai-1", "sfu:worker:essai-1:rooms")
+    assert redis_client.xlen("sfu:worker:essai-1:history") == 1
+    assert redis_client.ttl("sfu:worker:essai-1:history") > 3500
+
+
+def test_real_worker_publishes_its_rooms_with_participants(redis_client, sfu_worker):
+    rooms_key = f"sfu:worker:{sfu_worker.worker_id}:rooms"
+    wait_until(lambda: redis_client.exists(f"sfu:worker:{sfu_worker.worker_id}"))
+
+    async def scenario():
+        alice = await join_client(sfu_worker, "salle-f", "Alice")
+        bob = await join_client(sfu_worker, "salle-f", "Bob")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                None, wait_until, lambda: redis_client.hgetall(rooms_key) == {"salle-f": "2"}
+            )
+        finally:
+            await close_all(alice, bob)
+
+    assert asyncio.run(scenario())
+    history = redis_client.xrange(f"sfu:worker:{sfu_worker.worker_id}:history")
+    assert history and set(history[0][1]) == {"cpu", "participants", "rooms", "frames_per_second"}
+    assert sfu_worker.stop() == 0
+    assert not redis_client.exists(rooms_key)
+    assert redis_client.exists(f"sfu:worker:{sfu_worker.worker_id}:history")

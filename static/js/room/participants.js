@@ -1,6 +1,7 @@
 // Who is in the meeting: the participants panel (role, microphone and camera, raised hand), the
-// queue of raised hands in the order they were raised, and — for moderators — the actions on
-// one person: mute their microphone, remove them, make them moderator, lower their hand.
+// queue of raised hands in the order they were raised, who is pinned for everyone, and — for
+// moderators — the actions on one person: mute their microphone, remove them, make them
+// moderator, lower their hand, pin them for everyone (themselves included).
 
 import { confirmAction } from "./confirm.js";
 import { button, element, showCount } from "./dom.js";
@@ -16,6 +17,8 @@ export class Roster {
   #self = null; // {id, name, role, guest, microphone, camera, hand}
   #others = new Map();
   #hands = [];
+  #pinnedForAll = new Set();
+  #onPinForAll = () => {};
   #session = null;
   #announce;
   #list = document.getElementById("participants-list");
@@ -24,9 +27,11 @@ export class Roster {
   #count = document.getElementById("participants-count");
   #listeners = new Set();
 
-  constructor({ announce, self }) {
+  // onPinForAll(participantId): a moderator's "Épingler pour tous" / "Ne plus épingler pour tous".
+  constructor({ announce, self, onPinForAll }) {
     this.#announce = announce;
     this.#self = self;
+    if (onPinForAll) this.#onPinForAll = onPinForAll;
     this.#render();
   }
 
@@ -91,6 +96,12 @@ export class Roster {
     return raised;
   }
 
+  // ids: the participants pinned for everyone.
+  setPinnedForAll(ids) {
+    this.#pinnedForAll = new Set(ids);
+    this.#changed();
+  }
+
   #changed() {
     this.#render();
     for (const listener of this.#listeners) listener();
@@ -124,11 +135,28 @@ export class Roster {
         element("span", { className: `participant__role participant__role--${roleLabel(participant)}`, text: roleLabel(participant) }),
         element("span", { className: "participant__state", text: states.join(", ") }),
         ...(position >= 0 ? [element("span", { className: "participant__hand", text: `main levée (${ordinal(position + 1)})` })] : []),
+        ...(this.#pinnedForAll.has(participant.id) ? [element("span", { className: "participant__pinned", text: "épinglé pour tous" })] : []),
       ]),
     ]);
     item.dataset.participantId = participant.id ?? "";
     if (this.isModerator && !isSelf) item.append(this.#actions(participant));
+    else if (this.isModerator && participant.id) item.append(element("div", { className: "participant__actions" }, [this.#pinForAllButton(participant, true)]));
     return item;
+  }
+
+  // Pinning for everyone: a presenter or an interpreter, whose video then stays forwarded to all
+  // when the connection is poor (docs/congestion.md).
+  #pinForAllButton(participant, isSelf = false) {
+    const pinned = this.#pinnedForAll.has(participant.id);
+    const who = isSelf ? "votre vidéo" : participant.name;
+    const pin = button(pinned ? "Ne plus épingler pour tous" : "Épingler pour tous", {
+      // The visible text first (WCAG 2.5.3), then whom it is about.
+      label: `${pinned ? "Ne plus épingler pour tous" : "Épingler pour tous"} : ${who}`,
+    });
+    pin.dataset.action = "pin-for-all";
+    pin.dataset.focusKey = `pin-for-all:${participant.id}`;
+    pin.addEventListener("click", () => this.#onPinForAll(participant.id));
+    return pin;
   }
 
   #actions(participant) {
@@ -138,7 +166,7 @@ export class Roster {
     mute.dataset.action = "mute";
     mute.disabled = participant.microphone === false;
     mute.addEventListener("click", () => this.#session?.muteParticipant(participant.id));
-    actions.append(mute);
+    actions.append(mute, this.#pinForAllButton(participant));
     if (participant.role !== "moderator") {
       const promote = button("Nommer modérateur", { label: `Nommer ${name} modérateur` });
       promote.dataset.action = "promote";

@@ -2,6 +2,11 @@
 // ("Écran de …"), shown as a mosaic or, in speaker view, as one big tile (a screen share if
 // any, else the participant chosen with "Afficher en grand", else whoever spoke last) above a
 // strip of small ones.
+//
+// Each other participant's tile also has an "Épingler" toggle (onPin(participantId): keep their
+// video when the SFU gives up video for us, room/pins.js), a "épinglé pour tous" badge (a
+// moderator's pin) and a "vidéo suspendue" badge while the SFU forwards us none of their video
+// (congestion, room/quality.js).
 
 import { element, setPressed } from "./dom.js";
 
@@ -14,9 +19,13 @@ export class Tiles {
   #activeSpeaker = null; // participant id
   #tracks = new Map(); // participant id → {audio, video, screen}
   #screens = []; // participant ids sharing, most recent last
+  #onPin;
+  #pins = { mine: new Set(), room: new Set() }; // tile keys (participant ids, or SELF)
+  #paused = null; // (participantId) → true when the SFU forwards none of their video; null: none
 
-  constructor(container) {
+  constructor(container, { onPin = () => {} } = {}) {
     this.#container = container;
+    this.#onPin = onPin;
   }
 
   get view() {
@@ -28,7 +37,7 @@ export class Tiles {
   ensure(participantId, name, { self = false } = {}) {
     let tile = this.#tile(participantId, "camera");
     if (!tile) {
-      tile = this.#create(participantId, "camera", name);
+      tile = this.#create(participantId, "camera", name, { self });
       if (self) {
         tile.classList.add("tile-self");
         tile.querySelector("video").muted = true;
@@ -44,6 +53,8 @@ export class Tiles {
       tile.dataset.name = name;
       tile.querySelector(".tile-name").textContent = name;
       tile.querySelector(".tile-pin").setAttribute("aria-label", `Afficher ${name} en grand`);
+      // The same name whether pinned or not: aria-pressed says which (and ✓ on screen).
+      tile.querySelector(".tile-keep")?.setAttribute("aria-label", `Épingler ${name}`);
     }
     const screen = this.#tile(participantId, "screen");
     if (screen) this.#labelScreen(screen, participantId);
@@ -68,6 +79,30 @@ export class Tiles {
     if (microphone !== undefined) tile.querySelector(".tile-muted").hidden = microphone !== false;
     if (camera !== undefined) tile.classList.toggle("tile-camera-off", camera === false);
     if (hand !== undefined) tile.querySelector(".tile-hand").hidden = !hand;
+  }
+
+  // Who is pinned: by us (mine) and for everyone (room), as sets of participant ids (SELF for
+  // oneself).
+  showPins({ mine, room }) {
+    this.#pins = { mine: new Set(mine), room: new Set(room) };
+    for (const tile of this.#container.querySelectorAll(".tile")) this.#showMarks(tile);
+  }
+
+  // paused: (participantId) → true when the SFU forwards us none of their video, or null.
+  showPaused(paused) {
+    this.#paused = paused;
+    for (const tile of this.#container.querySelectorAll(".tile")) this.#showMarks(tile);
+  }
+
+  #showMarks(tile) {
+    const id = tile.dataset.participantId;
+    const keep = tile.querySelector(".tile-keep");
+    if (keep) setPressed(keep, this.#pins.mine.has(id));
+    const forAll = tile.querySelector(".tile-pinned-all");
+    if (forAll) forAll.hidden = !this.#pins.room.has(id);
+    const paused = id !== SELF && this.#paused !== null && this.#paused(id);
+    tile.classList.toggle("tile--paused", paused);
+    tile.querySelector(".tile-paused").hidden = !paused;
   }
 
   // --- media
@@ -186,7 +221,7 @@ export class Tiles {
     tile.querySelector(".tile-pin").setAttribute("aria-label", `Afficher en grand : ${label}`);
   }
 
-  #create(participantId, kind, name) {
+  #create(participantId, kind, name, { self = false } = {}) {
     const video = element("video");
     video.autoplay = true;
     video.playsInline = true;
@@ -198,15 +233,31 @@ export class Tiles {
       this.#layout();
       this.#container.dispatchEvent(new CustomEvent("viewchange", { detail: { view: this.#view } }));
     });
+    const marks = [element("span", { className: "tile-paused", text: "vidéo suspendue", attributes: { hidden: "" } })];
+    const buttons = [pin];
+    if (kind === "camera") {
+      marks.push(element("span", { className: "tile-pinned-all", text: "épinglé pour tous", attributes: { hidden: "" } }));
+    }
+    if (kind === "camera" && !self) {
+      const keep = element("button", {
+        className: "tile-keep",
+        text: "Épingler",
+        attributes: { type: "button", "aria-pressed": "false", "aria-label": `Épingler ${name}` },
+      });
+      keep.addEventListener("click", () => this.#onPin(tile.dataset.participantId));
+      buttons.unshift(keep);
+    }
     const caption = element("figcaption", {}, [
       element("span", { className: "tile-name", text: name }),
       element("span", { className: "tile-hand", text: "main levée", attributes: { hidden: "" } }),
       element("span", { className: "tile-muted", text: "micro coupé", attributes: { hidden: "" } }),
-      pin,
+      ...marks,
+      ...buttons,
     ]);
     const tile = element("figure", { className: kind === "screen" ? "tile tile--screen" : "tile" }, [video, caption]);
     tile.dataset.participantId = participantId;
     tile.dataset.kind = kind;
+    this.#showMarks(tile);
     this.#container.append(tile);
     this.#layout();
     return tile;
