@@ -13,16 +13,25 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MIGRATIONS_DIR = REPO_ROOT / "migrations"
+
+
+def share_dir() -> Path:
+    """Where templates/, static/ and migrations/ are: the checkout, or PORTAL_SHARE_DIR.
+
+    They live outside the Python package; an installed release ships them next to its
+    virtualenv (ansible/roles/webconf_release) and names that folder in PORTAL_SHARE_DIR.
+    """
+    return Path(os.environ.get("PORTAL_SHARE_DIR") or REPO_ROOT)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build a portal application from the environment; `config` entries win (tests)."""
+    shared = share_dir()
     app = Flask(
         __name__,
-        template_folder=str(REPO_ROOT / "templates"),
-        static_folder=str(REPO_ROOT / "static"),
-        instance_path=str(REPO_ROOT / "instance"),
+        template_folder=str(shared / "templates"),
+        static_folder=str(shared / "static"),
+        instance_path=os.environ.get("PORTAL_INSTANCE_DIR") or str(REPO_ROOT / "instance"),
     )
     from portal.config import load_config
 
@@ -40,19 +49,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     # Migrations are a deploy step (`flask db upgrade`), never run here.
     migrate.init_app(
-        app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True
+        app, db, directory=str(shared / "migrations"), render_as_batch=True, compare_type=True
     )
     init_login(app)
     csrf.init_app(app)
     init_oidc(app)
 
     from portal.core.errors import init_error_pages
+    from portal.core.health import init_health
     from portal.core.metrics import init_metrics
     from portal.core.security import init_security_headers
 
     init_security_headers(app)
     init_error_pages(app)
     init_metrics(app)
+    init_health(app)
 
     from portal.auth.blueprint import bp as auth_bp
     from portal.invitations.blueprint import bp as invitations_bp

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from portal.media.join_tokens import MAX_LIFETIME_SECONDS
+from portal.media.turn import DEFAULT_CREDENTIAL_LIFETIME, TURN_URL_SCHEMES, TurnSettings
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ ENVIRONMENT_VARIABLES = frozenset(
         "JOIN_TOKEN_PRIVATE_KEY_FILE",
         "JOIN_TOKEN_LIFETIME",
         "SFU_ICE_SERVERS",
+        "TURN_URLS",
+        "TURN_SHARED_SECRET",
+        "TURN_CREDENTIAL_LIFETIME",
         "SFU_CONNECT_SRC",
         "TRUSTED_PROXIES",
         "SESSION_COOKIE_SECURE",
@@ -77,6 +81,24 @@ def parse_fraction(name: str, value: Any) -> float:
     if not 0 <= fraction <= 1:
         raise ConfigurationError(f"{name} must be between 0 and 1, not {value!r}")
     return fraction
+
+
+def parse_turn(urls: Any, shared_secret: Any, lifetime: Any) -> TurnSettings | None:
+    """TURN_URLS (separated by spaces or commas) and its secret; None when TURN is not used."""
+    if isinstance(urls, str):
+        urls = urls.replace(",", " ").split()
+    urls = tuple(urls or ())
+    if not urls:
+        return None
+    wrong = [url for url in urls if not str(url).startswith(TURN_URL_SCHEMES)]
+    if wrong:
+        raise ConfigurationError(f"TURN_URLS must be turn: or turns: URLs, not {wrong[0]!r}")
+    if not shared_secret:
+        raise ConfigurationError("TURN_SHARED_SECRET is required with TURN_URLS")
+    lifetime = parse_int("TURN_CREDENTIAL_LIFETIME", lifetime or DEFAULT_CREDENTIAL_LIFETIME)
+    if not 60 <= lifetime <= 24 * 3600:
+        raise ConfigurationError("TURN_CREDENTIAL_LIFETIME must be 60..86400 seconds")
+    return TurnSettings(urls, str(shared_secret), lifetime)
 
 
 def is_local_url(url: str) -> bool:
@@ -155,6 +177,10 @@ def load_config(
         "JOIN_TOKEN_PRIVATE_KEY_FILE": get("JOIN_TOKEN_PRIVATE_KEY_FILE") or None,
         "JOIN_TOKEN_LIFETIME": lifetime,
         "SFU_ICE_SERVERS": ice_servers,
+        # Our TURN servers, with credentials made for each join (portal/media/turn.py).
+        "TURN": parse_turn(
+            get("TURN_URLS"), get("TURN_SHARED_SECRET"), get("TURN_CREDENTIAL_LIFETIME")
+        ),
         "SFU_CONNECT_SRC": get("SFU_CONNECT_SRC") or default_sfu_connect_src(portal_url),
         "TRUSTED_PROXIES": parse_int("TRUSTED_PROXIES", get("TRUSTED_PROXIES", 0)),
         # Pre-join page: above this share of the SFU pool's capacity, recommend audio-only.

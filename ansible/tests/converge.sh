@@ -210,8 +210,12 @@ wait_for() {  # description, command...: retry for up to 60 s
   for _ in $(seq 60); do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
   fail "$what"
 }
-# The portal, as its unit started it: the sign-in page renders (templates, database).
-wait_for "portal answers on 127.0.0.1:$portal_port" curl -fsS "http://127.0.0.1:$portal_port/connexion"
+# The portal, as its unit started it: its health check (database and Redis reached), then
+# the sign-in page (templates from the release's share/ folder).
+wait_for "portal health check on 127.0.0.1:$portal_port" curl -fsS "http://127.0.0.1:$portal_port/healthz"
+curl -fsS "http://127.0.0.1:$portal_port/healthz" | grep -q '"status": *"ok"' \
+  || fail "portal /healthz: $(curl -sS "http://127.0.0.1:$portal_port/healthz")"
+curl -fsS -o /dev/null "http://127.0.0.1:$portal_port/connexion" || fail "portal sign-in page"
 curl -fsS "http://127.0.0.1:$portal_port/metrics" | grep -q '^portal_http_requests_total' \
   || fail "portal /metrics from the loopback"
 pid=$(chroot "$root" systemctl show --property=MainPID webconf-portal.service | cut -d= -f2)

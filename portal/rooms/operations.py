@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.lobby.operations import ADMITTED, Lobby
 from portal.media.join_tokens import sign_join_token
 from portal.media.placement import Placement
+from portal.media.turn import TurnSettings, ice_servers_for_join
 from portal.rooms.entry import Route, Visitor
 from portal.rooms.models import Room, RoomAccess, room_moderators
 from portal.rooms.schedule import MAX_SCHEDULE_DURATION, as_utc, french_moment, schedule_of
@@ -242,6 +243,7 @@ def issue_join(
     issuer: str,
     lifetime_seconds: int,
     ice_servers: list,
+    turn: TurnSettings | None = None,
     failed_worker: str | None = None,
 ) -> JoinGrant:
     """Check the visitor may enter now, place the room on a worker and sign a single-use token
@@ -282,6 +284,7 @@ def issue_join(
         room=room.slug,
         participant_id=participant_id,
         role=role.value,
-        ice_servers=ice_servers,
+        # TURN credentials are made for this join and expire (portal/media/turn.py).
+        ice_servers=ice_servers_for_join(ice_servers, turn, participant_id, now),
         worker_id=worker.worker_id,
     )

@@ -7,7 +7,6 @@ repeats the checks.
 
 from __future__ import annotations
 
-import json
 import logging
 
 import redis
@@ -174,7 +173,6 @@ def room_page(visitor: Visitor):
         choices=choices,
         audio_only=choices.get("audio_only", room.audio_only_by_default),
         role=visitor.role.value,
-        ice_servers_json=json.dumps(current_app.config["SFU_ICE_SERVERS"]),
     )
 
 
@@ -196,6 +194,7 @@ def join_token(visitor: Visitor):
             issuer=current_app.config["PORTAL_URL"],
             lifetime_seconds=current_app.config["JOIN_TOKEN_LIFETIME"],
             ice_servers=current_app.config["SFU_ICE_SERVERS"],
+            turn=current_app.config["TURN"],
             # A reconnecting client names the worker it lost (docs/protocol.md, "Reconnection").
             failed_worker=request.form.get("failed_worker", "")[:100] or None,
         )

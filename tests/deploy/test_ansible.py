@@ -6,7 +6,8 @@
   passes `systemd-analyze verify`.
 
 The tooling lives in its own virtualenv, .venv-ansible, created by .ci/setup. The slow
-converge test (a Debian chroot deployed twice) is ansible/tests/converge.sh (docs/deploy.md).
+converge test (a Debian chroot deployed twice) is ansible/tests/converge.sh, run by
+test_converge.py (docs/deploy.md).
 """
 
 from __future__ import annotations

@@ -165,6 +165,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     # --- Metrics: access is by network, not identity. These clients come from the loopback
     # (answered); from elsewhere only METRICS_TOKEN opens it (tests/portal/test_metrics.py).
     ("metrics", "GET"): Case(lambda w: "/metrics", answers(200)),
+    # --- Health: says only whether the database and Redis answer, to anyone.
+    ("healthz", "GET"): Case(lambda w: "/healthz", answers(200)),
     # --- Rooms: rooms are shared by link; any signed-in user may join (guests: later issue).
     ("rooms.home", "GET"): Case(lambda w: "/", answers(200)),
     ("rooms.my_rooms", "GET"): Case(lambda w: "/salles", signed_in(200)),

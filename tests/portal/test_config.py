@@ -1,8 +1,10 @@
 """Configuration from environment variables (docs/configuration.md)."""
 
+from pathlib import Path
+
 import pytest
 
-from portal.config import ConfigurationError, load_config
+from portal.config import ENVIRONMENT_VARIABLES, ConfigurationError, load_config
 
 
 def test_defaults_for_local_development(tmp_path):
@@ -67,3 +69,10 @@ def test_invalid_environment_is_refused(tmp_path, environ):
 def test_secure_cookie_can_be_forced(tmp_path):
     config = load_config({"SESSION_COOKIE_SECURE": "true"}, instance_path=str(tmp_path))
     assert config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_every_variable_is_documented():
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    names = ENVIRONMENT_VARIABLES | {"PORTAL_SHARE_DIR", "PORTAL_INSTANCE_DIR"}
+    missing = sorted(name for name in names if f"| `{name}` |" not in documented)
+    assert missing == []
