@@ -10,6 +10,12 @@ Every variable, its default and its meaning:
 - ``SFU_JOIN_TOKEN_ISSUER`` (required): the portal's public URL, the only accepted ``iss``.
 - ``SFU_ICE_ADDRESSES`` (default empty = every non-loopback interface address, aioice's
   behaviour): comma-separated IP addresses offered as ICE host candidates, e.g. ``127.0.0.1``.
+- ``SFU_ICE_ANNOUNCED_ADDRESSES`` (default empty = announce what we bind): for a host behind a
+  1:1 NAT (the same port on both sides), comma-separated ``private=public`` pairs, e.g.
+  ``10.0.0.5=203.0.113.7``; each private address must be in ``SFU_ICE_ADDRESSES``. The worker
+  still binds and gathers on the private address; every SDP it sends names the public one
+  instead (sfu/ice.py ``announce_addresses``). With exactly one ``SFU_ICE_ADDRESSES``, the
+  public address alone is enough (``203.0.113.7``).
 - ``SFU_ICE_SERVERS`` (default empty = none): comma-separated STUN/TURN URLs of our own servers.
   TURN credentials go in ``SFU_ICE_USERNAME`` / ``SFU_ICE_CREDENTIAL``. No third-party server
   is ever contacted by default.
@@ -29,6 +35,7 @@ Every variable, its default and its meaning:
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -44,6 +51,47 @@ def _split_list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def _ip_address(value: str, what: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        raise ConfigError(f"{what}: {value.strip()!r} is not an IP address") from None
+
+
+def parse_announced_addresses(value: str, ice_addresses: tuple[str, ...]) -> dict[str, str]:
+    """SFU_ICE_ANNOUNCED_ADDRESSES as {private: public}, checked against SFU_ICE_ADDRESSES
+    (see the module docstring); raises ConfigError naming what is wrong."""
+    name = "SFU_ICE_ANNOUNCED_ADDRESSES"
+    items = _split_list(value)
+    if not items:
+        return {}
+    bound = {_ip_address(address, "SFU_ICE_ADDRESSES") for address in ice_addresses}
+    if len(items) == 1 and "=" not in items[0]:
+        if len(bound) != 1:
+            raise ConfigError(
+                f"{name}: a lone public address ({items[0]}) needs exactly one address in "
+                f"SFU_ICE_ADDRESSES (it has {len(bound)}); write private=public pairs"
+            )
+        items = (f"{next(iter(bound))}={items[0]}",)
+    announced: dict[str, str] = {}
+    for item in items:
+        private_text, separator, public_text = item.partition("=")
+        if not separator:
+            raise ConfigError(f"{name}: {item!r} is not a private=public pair")
+        private = _ip_address(private_text, name)
+        public = _ip_address(public_text, name)
+        if private.version != public.version:
+            raise ConfigError(f"{name}: {item!r} maps IPv{private.version} to IPv{public.version}")
+        if private not in bound:
+            raise ConfigError(
+                f"{name}: {private} is not in SFU_ICE_ADDRESSES, the worker never binds to it"
+            )
+        if str(private) in announced:
+            raise ConfigError(f"{name}: {private} is announced twice")
+        announced[str(private)] = str(public)
+    return announced
+
+
 @dataclass(frozen=True)
 class SfuConfig:
     join_token_public_key: bytes
@@ -52,6 +100,8 @@ class SfuConfig:
     port: int = 8443
     public_url: str = ""
     ice_addresses: tuple[str, ...] = ()
+    # Private (bound) address → public address announced in its place (1:1 NAT).
+    ice_announced_addresses: dict[str, str] = field(default_factory=dict)
     ice_servers: tuple[str, ...] = ()
     ice_username: str | None = None
     ice_credential: str | None = None
@@ -86,6 +136,10 @@ class SfuConfig:
             max_drain_seconds = float(env.get("SFU_MAX_DRAIN_SECONDS", "1800"))
         except (OSError, ValueError) as exc:
             raise ConfigError(str(exc)) from exc
+        ice_addresses = _split_list(env.get("SFU_ICE_ADDRESSES", ""))
+        announced = parse_announced_addresses(
+            env.get("SFU_ICE_ANNOUNCED_ADDRESSES", ""), ice_addresses
+        )
         quality_policy = env.get("SFU_QUALITY_POLICY", "on").strip().lower()
         if quality_policy not in ("on", "off"):
             raise ConfigError("SFU_QUALITY_POLICY must be 'on' or 'off'")
@@ -104,7 +158,8 @@ class SfuConfig:
             host=env.get("SFU_HOST", "127.0.0.1"),
             port=port,
             public_url=env.get("SFU_PUBLIC_URL", ""),
-            ice_addresses=_split_list(env.get("SFU_ICE_ADDRESSES", "")),
+            ice_addresses=ice_addresses,
+            ice_announced_addresses=announced,
             ice_servers=_split_list(env.get("SFU_ICE_SERVERS", "")),
             redis_url=env.get("REDIS_URL", "redis://127.0.0.1:6379/0") or None,
             redis_key_prefix=env.get("REDIS_KEY_PREFIX", ""),

@@ -1,4 +1,5 @@
-"""ICE settings: which host candidate addresses we offer, and which STUN/TURN servers we use.
+"""ICE settings: which host candidate addresses we offer, which STUN/TURN servers we use, and
+which public address we announce in their place behind a 1:1 NAT.
 
 aioice gathers host candidates from every interface but leaves out 127.0.0.1, and aiortc falls
 back to a public Google STUN server when `iceServers` is None. Both defaults are wrong for us:
@@ -7,8 +8,9 @@ this module is the one place that overrides them.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aioice.ice
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
@@ -52,3 +54,50 @@ def rtc_configuration(
         RTCIceServer(urls=url, username=username, credential=credential) for url in servers
     ]
     return RTCConfiguration(iceServers=ice_servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+def announce_addresses(sdp: str, mapping: Mapping[str, str]) -> str:
+    """`sdp` with every address that is a key of `mapping` (private → public) replaced by its
+    value, in `a=candidate` lines (address and `raddr`), `c=` and `a=rtcp:` lines.
+
+    For a host behind a 1:1 NAT (SFU_ICE_ANNOUNCED_ADDRESSES): aioice gathers and binds on the
+    private address, the remote side must be told the public one. Addresses are compared as
+    whole addresses (10.0.0.5 never matches inside 10.0.0.50, IPv6 spellings are normalised);
+    nothing else in the SDP changes, line endings included.
+    """
+    if not mapping:
+        return sdp
+    normalised = {_normalise(private): public for private, public in mapping.items()}
+    lines = sdp.splitlines(keepends=True)
+    return "".join(_announce_line(line, normalised) for line in lines)
+
+
+def _normalise(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address  # a hostname (mDNS candidate…): only ever equal to itself
+
+
+def _announce_line(line: str, mapping: Mapping[str, str]) -> str:
+    content = line.rstrip("\r\n")
+    ending = line[len(content) :]
+    fields = content.split(" ")
+    if content.startswith("a=candidate:") and len(fields) >= 6:
+        # foundation component transport priority ADDRESS port typ type [raddr ADDRESS rport …]
+        positions = [4]
+        if "raddr" in fields[6:-1]:
+            positions.append(fields.index("raddr", 6) + 1)
+    elif content.startswith(("c=IN ", "a=rtcp:")) and len(fields) >= 3:
+        # c=IN IP4 ADDRESS / a=rtcp:PORT IN IP4 ADDRESS
+        positions = [len(fields) - 1]
+    else:
+        return line
+    for position in positions:
+        public = mapping.get(_normalise(fields[position]))
+        if public is None:
+            continue
+        fields[position] = public
+        if not content.startswith("a=candidate:"):
+            fields[-2] = "IP6" if ":" in public else "IP4"
+    return " ".join(fields) + ending

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc import sdp as aiortc_sdp
 
 from sfu.forwarding import Publication, SubscriberLoad, SubscriberTrack
+from sfu.ice import announce_addresses
 from sfu.passthrough import forwarded_codec_capabilities
 from sfu.quality.levers import tap_audio_levels
 from sfu.quality.policy import AUDIO_ONLY, SubscriberDecision
@@ -64,12 +65,15 @@ class Peer:
         configuration: RTCConfiguration,
         on_failure: Callable[[SignallingError], Awaitable[None]],
         answer_timeout: float = 15.0,
+        announced_addresses: Mapping[str, str] | None = None,
     ) -> None:
         self.participant = participant
         self.room = room
         self.pc = RTCPeerConnection(configuration)
         self._on_failure = on_failure
         self._answer_timeout = answer_timeout
+        # Behind a 1:1 NAT: the public address to write in our SDP for each bound private one.
+        self._announced_addresses = dict(announced_addresses or {})
         self._load = SubscriberLoad(video_off=participant.audio_only)
         # What the congestion policy samples about this participant as a subscriber.
         self.feedback = SubscriberFeedback(participant.id, self._load, time.monotonic())
@@ -134,7 +138,7 @@ class Peer:
             {
                 "type": "offer",
                 "revision": self.revision,
-                "sdp": self.pc.localDescription.sdp,
+                "sdp": announce_addresses(self.pc.localDescription.sdp, self._announced_addresses),
                 "publish": {source: t.mid for source, t in self.publish_transceivers.items()},
                 "tracks": {
                     sub.transceiver.mid: {

@@ -237,6 +237,7 @@ class Session:
             self.worker.rtc_configuration(),
             on_failure=self.fail,
             answer_timeout=self.worker.config.answer_timeout,
+            announced_addresses=self.worker.config.ice_announced_addresses,
         )
         participant.peer.start()
 
