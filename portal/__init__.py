@@ -82,9 +82,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from portal.admin.blueprint import bp as admin_bp
     from portal.platform.blueprint import bp as platform_bp
+    from portal.privacy.blueprint import bp as privacy_bp
 
     app.register_blueprint(admin_bp)
     app.register_blueprint(platform_bp)
+    app.register_blueprint(privacy_bp)
 
     from portal.cli import init_cli
 

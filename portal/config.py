@@ -10,11 +10,12 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from portal.core.ratelimit import load_limits
 from portal.media.join_tokens import MAX_LIFETIME_SECONDS
 from portal.media.turn import DEFAULT_CREDENTIAL_LIFETIME, TURN_URL_SCHEMES, TurnSettings
 
@@ -45,10 +46,19 @@ ENVIRONMENT_VARIABLES = frozenset(
         "SFU_CONNECT_SRC",
         "TRUSTED_PROXIES",
         "SESSION_COOKIE_SECURE",
+        "HSTS_MAX_AGE",
         "AUDIO_ONLY_RECOMMENDED_ABOVE",
         "SFU_PARTICIPANTS_PER_WORKER",
         "SFU_POOL_HIGH_WATER",
         "METRICS_TOKEN",
+        "ACCOUNT_INACTIVITY_DAYS",
+        # Abuse limits (portal/core/ratelimit.py)
+        "RATE_LIMITS_ENABLED",
+        "RATE_LIMIT_SIGN_IN",
+        "RATE_LIMIT_LOBBY_KNOCK",
+        "RATE_LIMIT_LOBBY_POLL",
+        "RATE_LIMIT_INVITATION_GUESS",
+        "RATE_LIMIT_ROOM_CREATION",
     }
 )
 
@@ -101,6 +111,14 @@ def parse_turn(urls: Any, shared_secret: Any, lifetime: Any) -> TurnSettings | N
     return TurnSettings(urls, str(shared_secret), lifetime)
 
 
+def parse_rate_limits(get: Callable[[str, Any], Any]) -> dict:
+    """RATE_LIMIT_<NAME> variables: "<count>/<seconds>" or "off" (portal/core/ratelimit.py)."""
+    try:
+        return load_limits(get)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
 def is_local_url(url: str) -> bool:
     """True for a plain-HTTP URL on the loopback host (development and tests)."""
     parts = urlsplit(url)
@@ -130,7 +148,10 @@ def load_config(
             return overrides[name]
         return environ.get(name, default)
 
-    testing = bool(get("TESTING", False))
+    testing = get("TESTING", False)
+    if isinstance(testing, str):  # from the environment: "false" must mean false
+        testing = parse_bool("TESTING", testing)
+    testing = bool(testing)
     portal_url = str(get("PORTAL_URL", DEFAULT_PORTAL_URL)).rstrip("/")
     if urlsplit(portal_url).scheme not in ("http", "https") or not urlsplit(portal_url).netloc:
         raise ConfigurationError(f"PORTAL_URL must be an http(s) URL, not {portal_url!r}")
@@ -154,6 +175,10 @@ def load_config(
             raise ConfigurationError("SFU_ICE_SERVERS must be a JSON list") from exc
     if not isinstance(ice_servers, list):
         raise ConfigurationError("SFU_ICE_SERVERS must be a JSON list")
+
+    inactivity = parse_int("ACCOUNT_INACTIVITY_DAYS", get("ACCOUNT_INACTIVITY_DAYS", 730))
+    if inactivity < 30:  # a typo here would delete every account at the next purge
+        raise ConfigurationError("ACCOUNT_INACTIVITY_DAYS must be at least 30 days")
 
     retired = [name for name in RETIRED_VARIABLES if environ.get(name)]
     if retired:
@@ -194,8 +219,19 @@ def load_config(
         "SFU_POOL_HIGH_WATER": parse_fraction(
             "SFU_POOL_HIGH_WATER", get("SFU_POOL_HIGH_WATER", 0.7)
         ),
+        # Accounts not signed in for this long are deleted by the retention purge (retention.md).
+        "ACCOUNT_INACTIVITY_DAYS": inactivity,
         # Bearer token for GET /metrics from outside the loopback (unset: loopback only).
         "METRICS_TOKEN": get("METRICS_TOKEN") or None,
+        # Abuse limits, shared by every portal worker through Redis (docs/administration.md).
+        # Off by default under TESTING only, so that test suites opt in (each app shares one
+        # Redis and one client address, 127.0.0.1, across a whole test session).
+        "RATE_LIMITS_ENABLED": parse_bool(
+            "RATE_LIMITS_ENABLED", str(get("RATE_LIMITS_ENABLED", not testing))
+        ),
+        "RATE_LIMITS": parse_rate_limits(get),
+        # Strict-Transport-Security on responses served over TLS; 0 sends none.
+        "HSTS_MAX_AGE": parse_int("HSTS_MAX_AGE", get("HSTS_MAX_AGE", 63072000)),
         "SESSION_COOKIE_NAME": "webconf_session",
         "SESSION_COOKIE_HTTPONLY": True,
         # Lax, not Strict: the identity provider's redirect back to /auth/callback is a

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from portal.auth.forms import FindMinistryForm, SignOutForm
 from portal.auth.oidc import client_for, provider_origin
 from portal.auth.operations import SignInRefused, mapped_claims, sign_in_identity
+from portal.core import ratelimit
 from portal.core.crypto import SecretDecryptionError
 from portal.core.metrics import count_sign_in
 from portal.core.security import allow_form_action
@@ -126,7 +127,7 @@ def sign_in_page():
     return render_sign_in_page(form)
 
 
-def render_sign_in_page(form: FindMinistryForm, status: int = 200):
+def render_sign_in_page(form: FindMinistryForm, status: int = 200, alert: str | None = None):
     allow_sign_in_redirects()
     choices = sign_in_choices()
     federations = enabled_federations()
@@ -137,9 +138,22 @@ def render_sign_in_page(form: FindMinistryForm, status: int = 200):
         federations=federations,
         configured=bool(choices or federations),
         next_url=form.next.data or "",
+        alert=alert,
     ), status
 
 
+def refuse_sign_in(name: str, verdict: ratelimit.Verdict):
+    """Too many sign-in requests from this address: the sign-in page, the message on top."""
+    form = FindMinistryForm(next=safe_next_url(request.args.get("next"), ""))
+    page = render_sign_in_page(form, 429, alert=ratelimit.message(name, verdict))
+    return ratelimit.too_many(page, verdict)
+
+
+# Every request to the sign-in routes counts, per client address (docs/administration.md).
+limit_sign_in = ratelimit.limited(ratelimit.SIGN_IN, refuse_sign_in)
+
+
+@limit_sign_in
 def find_ministry():
     """The agent typed their address: sign in at their ministry's provider (or federation)."""
     form = FindMinistryForm()
@@ -155,6 +169,7 @@ def find_ministry():
     return begin(choice.provider, form.next.data, login_hint=form.email.data)
 
 
+@limit_sign_in
 def start_sign_in():
     """GET /connexion/oidc?ministere=<slug> or ?fournisseur=<public id>; with neither, the one
     provider when there is only one."""
@@ -209,6 +224,7 @@ def begin(provider: IdentityProvider, next_url: str | None, *, login_hint: str |
 # Callback
 
 
+@limit_sign_in
 def callback():
     public_id = session.get(PENDING_PROVIDER_KEY)
     provider = (

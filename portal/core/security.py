@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
 
 _FORM_ACTION_KEY = "csp_form_action_sources"
 
@@ -53,8 +53,15 @@ def init_security_headers(app: Flask) -> None:
         "Cross-Origin-Opener-Policy": "same-origin",
     }
 
+    hsts_max_age = app.config["HSTS_MAX_AGE"]
+
     @app.after_request
     def add_security_headers(response: Response) -> Response:
+        # Only over TLS (RFC 6797 §7.2), as the portal sees it: directly or, behind a trusted
+        # proxy, from X-Forwarded-Proto. No includeSubDomains: the portal cannot know what
+        # else runs under its domain (nginx may add it: ansible/roles/nginx).
+        if hsts_max_age and request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts_max_age}")
         extra_form_action = g.get(_FORM_ACTION_KEY)
         if extra_form_action:
             response.headers.setdefault(

@@ -9,6 +9,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal.core import ratelimit
 from portal.extensions import db
 from portal.invitations import operations
 from portal.invitations.forms import CreateInvitationForm, GuestNameForm
@@ -43,14 +44,37 @@ def _unusable(invitation: Invitation, reason: str):
     ), 410
 
 
+def _open_page(invitation: Invitation, form: GuestNameForm, token: str, alert: str | None = None):
+    return render_template(
+        "invitations/open.html",
+        room=invitation.room,
+        invitation=invitation,
+        form=form,
+        signed_in=current_user.is_authenticated,
+        schedule=schedule_of(invitation.room),
+        token=token,
+        alert=alert,
+    )
+
+
 def open_invitation(token: str):
+    # Unknown and revoked links count against the address (failures only: opening a valid
+    # link costs nothing); over the limit, no link opens from that address, or the answer
+    # would still tell a guessed token from a wrong one.
+    address = ratelimit.client_address()
+    verdict = ratelimit.check(ratelimit.INVITATION_GUESS, address)
+    if not verdict.allowed:
+        return ratelimit.page_refusal(ratelimit.INVITATION_GUESS, verdict)
     invitation = operations.find_by_token(token)
     if invitation is None:
+        ratelimit.hit(ratelimit.INVITATION_GUESS, address)
         abort(404)
     room = invitation.room
     now = current_time()
     reason = invitation.unusable_reason(now)
     if reason is not None:
+        if reason == "revoked":
+            ratelimit.hit(ratelimit.INVITATION_GUESS, address)
         return _unusable(invitation, reason)
     signed_in = current_user.is_authenticated
     if not signed_in and not room.owner.tenant.guests_allowed:
@@ -58,6 +82,12 @@ def open_invitation(token: str):
     form = GuestNameForm()
     # CSRFProtect has checked every POST already; a signed-in agent gives no name.
     if (signed_in and request.method == "POST") or (not signed_in and form.validate_on_submit()):
+        if not signed_in:
+            # A guest knocking: per address and room, before the link's use is counted.
+            knock = ratelimit.hit(ratelimit.LOBBY_KNOCK, address, room.slug)
+            if not knock.allowed:
+                alert = ratelimit.message(ratelimit.LOBBY_KNOCK, knock)
+                return ratelimit.too_many(_open_page(invitation, form, token, alert), knock)
         try:
             operations.redeem(invitation, now)
         except operations.InvitationUnusable as exc:
@@ -73,15 +103,7 @@ def open_invitation(token: str):
             return redirect(url_for("lobby.waiting_page", slug=room.slug))
         return redirect(url_for("rooms.prejoin", slug=room.slug))
     status = 400 if form.is_submitted() and not signed_in else 200
-    return render_template(
-        "invitations/open.html",
-        room=room,
-        invitation=invitation,
-        form=form,
-        signed_in=signed_in,
-        schedule=schedule_of(room),
-        token=token,
-    ), status
+    return _open_page(invitation, form, token), status
 
 
 @room_manager_view

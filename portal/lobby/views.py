@@ -8,7 +8,7 @@ import logging
 import redis
 from flask import current_app, jsonify, render_template, url_for
 
-from portal.core import services
+from portal.core import ratelimit, services
 from portal.lobby import operations
 from portal.lobby.operations import ADMITTED, REFUSED, WAITING, Lobby
 from portal.rooms.access import room_moderator_view, room_view
@@ -53,6 +53,12 @@ def _next_url(visitor: Visitor, state: str) -> str | None:
     return None
 
 
+def _address_and_room(slug: str, **_) -> tuple[str, str]:
+    return ratelimit.client_address(), slug
+
+
+# The waiting page and its state (polled every 2 s), per client address and room.
+@ratelimit.limited(ratelimit.LOBBY_POLL, ratelimit.page_refusal, _address_and_room)
 @room_view
 def waiting_page(visitor: Visitor):
     try:
@@ -69,6 +75,7 @@ def waiting_page(visitor: Visitor):
     )
 
 
+@ratelimit.limited(ratelimit.LOBBY_POLL, ratelimit.json_refusal, _address_and_room)
 @room_view
 def waiting_state(visitor: Visitor):
     try:

@@ -22,7 +22,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from portal.core import services
+from portal.core import ratelimit, services
 from portal.core.errors import error_response
 from portal.core.metrics import count_join_token
 from portal.lobby.views import lobby_service
@@ -69,6 +69,15 @@ def my_rooms():
 def create_room():
     form = CreateRoomForm.for_tenant(current_user.tenant)
     if form.validate_on_submit():
+        verdict = ratelimit.hit(ratelimit.ROOM_CREATION, current_user.public_id)
+        if not verdict.allowed:
+            page = render_template(
+                "rooms/create.html",
+                form=form,
+                max_capacity=current_user.tenant.max_room_capacity,
+                alert=ratelimit.message(ratelimit.ROOM_CREATION, verdict),
+            )
+            return ratelimit.too_many(page, verdict)
         room = operations.create_room(current_user, form.name.data, capacity=form.capacity.data)
         flash(
             f"La salle « {room.name} » est créée. Partagez son lien : {room_url(room)}", "success"

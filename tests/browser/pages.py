@@ -30,3 +30,28 @@ def open_panel(page, name):
     if toggle.get_attribute("aria-expanded") != "true":
         toggle.click()
     page.wait_for_selector(f"#{name}-panel", state="visible")
+
+
+def create_invitation(page, room_url):
+    """The moderator creates a participant invitation on the room's page; returns its link."""
+    page.goto(f"{room_url}/invitations")
+    page.get_by_role("button", name="Créer l'invitation").click()
+    return page.input_value("#invitation-link")
+
+
+def wait_in_lobby(page, invitation, name):
+    """A guest opens an invitation link, gives their name and lands in the lobby."""
+    page.goto(invitation)
+    page.fill("#display_name", name)
+    page.get_by_role("button", name="Continuer").click()
+    page.wait_for_url("**/attente")
+
+
+def links_under(page, base_url, prefix):
+    """The page's links (header menu and main content) to `base_url + prefix…`, in page order,
+    without fragments or duplicates."""
+    hrefs = page.eval_on_selector_all(
+        "header a[href], main a[href]", "links => links.map(link => link.href.split('#')[0])"
+    )
+    wanted = base_url + prefix
+    return list(dict.fromkeys(href for href in hrefs if href.startswith(wanted)))

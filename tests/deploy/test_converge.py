@@ -12,6 +12,7 @@ its exit status and its summary lines.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def test_single_host_converges_and_a_second_run_changes_nothing(tmp_path: Path) 
     log = tmp_path / "converge.log"
     with open(log, "wb") as output:
         result = subprocess.run(  # noqa: S603 - our own script
-            ["bash", str(SCRIPT)],
+            [shutil.which("bash") or "/bin/bash", str(SCRIPT)],
             cwd=REPO,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -40,7 +41,7 @@ def test_single_host_converges_and_a_second_run_changes_nothing(tmp_path: Path) 
     # The script's own summary: what it proved, in the order it proved it.
     for line in (
         "Second run: nothing may change",
-        "--check --diff",
+        "Check mode with diff: nothing to change",
         "Checking the installed platform",
         "Converge test passed",
     ):

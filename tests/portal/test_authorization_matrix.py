@@ -167,6 +167,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("metrics", "GET"): Case(lambda w: "/metrics", answers(200)),
     # --- Health: says only whether the database and Redis answer, to anyone.
     ("healthz", "GET"): Case(lambda w: "/healthz", answers(200)),
+    # --- Privacy page: public; a signed-in user reads their own ministry's periods.
+    ("privacy.privacy_page", "GET"): Case(lambda w: "/confidentialite", answers(200)),
     # --- Rooms: rooms are shared by link; any signed-in user may join (guests: later issue).
     ("rooms.home", "GET"): Case(lambda w: "/", answers(200)),
     ("rooms.my_rooms", "GET"): Case(lambda w: "/salles", signed_in(200)),

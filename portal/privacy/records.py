@@ -1,0 +1,241 @@
+"""The kinds of records that hold personal data, and their retention periods.
+
+This is the one definition that both the retention purge (`portal/meetings/retention.py`) and
+the privacy page (`/confidentialite`) read: the purge deletes exactly the kinds that have a
+`period`, with the number of days `retention_days()` gives, and the page lists every kind with
+the same number. Change a period here or in the settings and both change together.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from portal.tenants.models import DEFAULT_RETENTION_DAYS
+
+DEFAULT_PLATFORM_AUDIT_RETENTION_DAYS = 365
+# Two years without a sign-in: a common reference for deleting inactive accounts. An agent
+# who comes back signs in again and gets a new account from their identity provider.
+DEFAULT_ACCOUNT_INACTIVITY_DAYS = 730
+PLATFORM_AUDIT_SETTING = "PLATFORM_AUDIT_RETENTION_DAYS"
+ACCOUNT_INACTIVITY_SETTING = "ACCOUNT_INACTIVITY_DAYS"
+
+
+class Period(enum.StrEnum):
+    """Where the number of days a purged kind is kept comes from."""
+
+    TENANT = "tenant"  # the ministry's policy, Tenant.retention_days
+    PLATFORM_AUDIT = "platform_audit"  # the PLATFORM_AUDIT_RETENTION_DAYS setting
+    ACCOUNT_INACTIVITY = "account_inactivity"  # the ACCOUNT_INACTIVITY_DAYS setting
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """One kind of record, as the privacy page describes it (in French)."""
+
+    key: str
+    title: str  # what people call it
+    contents: str  # the personal data in it
+    purpose: str  # why it is kept
+    # Purged by `flask retention purge` after this period; None: something else deletes it.
+    period: Period | None
+    # How long it is kept: with a period, "{period}" stands for the number of days
+    # ("90 jours"); without one, the whole answer.
+    kept: str
+
+    @property
+    def purged(self) -> bool:
+        return self.period is not None
+
+
+ACCOUNTS = RecordKind(
+    key="accounts",
+    title="Comptes des agents",
+    contents=(
+        "Adresse électronique, nom, ministère et rôle donnés par votre fournisseur d'identité ; "
+        "votre identifiant chez ce fournisseur ; date de création du compte et date de la "
+        "dernière connexion (une seule date, remplacée à chaque connexion)."
+    ),
+    purpose=(
+        "Vous reconnaître quand vous vous connectez, vous rattacher à votre ministère, "
+        "afficher votre nom en réunion et vous laisser gérer vos salles."
+    ),
+    period=Period.ACCOUNT_INACTIVITY,
+    kept=(
+        "Tant que vous vous connectez ; après {period} sans connexion, le compte est supprimé "
+        "avec ses salles et leurs invitations."
+    ),
+)
+INVITATIONS = RecordKind(
+    key="invitations",
+    title="Invitations",
+    contents=(
+        "La note du modérateur sur la personne invitée, le rôle donné, le nombre d'utilisations, "
+        "les dates d'expiration et de révocation. Le lien lui-même n'est jamais conservé, "
+        "seulement son empreinte."
+    ),
+    purpose=(
+        "Laisser entrer les personnes invitées et permettre aux modérateurs de révoquer un lien."
+    ),
+    period=Period.TENANT,
+    kept=(
+        "Tant que l'invitation est utilisable, puis {period} après son expiration, sa "
+        "révocation ou sa dernière utilisation possible."
+    ),
+)
+MEETING_RECORDS = RecordKind(
+    key="meeting_records",
+    title="Relevés de réunions",
+    contents=(
+        "La salle, les heures de début et de fin, le nombre maximal de participants ; pour "
+        "chaque participation, un identifiant tiré au hasard et les heures d'arrivée et de "
+        "départ. Jamais de nom ni de compte."
+    ),
+    purpose="Les chiffres d'utilisation du service présentés aux administrateurs du ministère.",
+    period=Period.TENANT,
+    kept="{period} après la fin de la réunion.",
+)
+AUDIT_LOG = RecordKind(
+    key="audit_log",
+    title="Journal d'administration du ministère",
+    contents=(
+        "Qui a agi (adresse électronique à la date de l'action), sur quoi et ce qui a changé : "
+        "réglages, invitations, rôles, décisions de la salle d'attente (avec le nom donné par "
+        "l'invité), exclusions. Jamais de secret."
+    ),
+    purpose="Retracer les actions d'administration et de modération (sécurité, responsabilité).",
+    period=Period.TENANT,
+    kept="{period} après l'action.",
+)
+PLATFORM_AUDIT_LOG = RecordKind(
+    key="platform_audit_log",
+    title="Journal d'administration de la plateforme",
+    contents=(
+        "Les actions des administrateurs de la plateforme qui ne concernent aucun ministère "
+        "en particulier (fournisseurs d'identité partagés) : qui, quoi, ce qui a changé."
+    ),
+    purpose="Retracer les actions d'administration de la plateforme.",
+    period=Period.PLATFORM_AUDIT,
+    kept="{period} après l'action.",
+)
+ROOMS = RecordKind(
+    key="rooms",
+    title="Salles",
+    contents="Le nom donné à la salle, son propriétaire et ses co-modérateurs, ses réglages.",
+    purpose="Retrouver vos salles, leurs liens et leurs réglages d'une réunion à l'autre.",
+    period=None,
+    kept="Tant que le compte de son propriétaire existe ; supprimée avec lui.",
+)
+LOBBY = RecordKind(
+    key="lobby",
+    title="Salle d'attente",
+    contents=(
+        "Le nom que la personne invitée a saisi et son heure d'arrivée ; la décision du modérateur."
+    ),
+    purpose="Permettre aux modérateurs d'admettre ou de refuser les personnes qui attendent.",
+    period=None,
+    kept=(
+        "12 heures au plus (une personne qui ne se manifeste plus sort de la liste après "
+        "20 secondes) ; la décision, 10 minutes."
+    ),
+)
+LIVE_EVENTS = RecordKind(
+    key="live_events",
+    title="Événements techniques des réunions",
+    contents=(
+        "Arrivées et départs (salle, identifiant de participation tiré au hasard, heure) et "
+        "actions des modérateurs (identifiant de compte ou d'invité)."
+    ),
+    purpose="Établir les relevés de réunions et le journal d'administration.",
+    period=None,
+    kept=(
+        "Les 100 000 derniers événements environ, soit quelques jours sur une plateforme chargée."
+    ),
+)
+SESSION = RecordKind(
+    key="session",
+    title="Cookie de session",
+    contents=(
+        "L'identifiant de votre compte, ou votre nom et votre salle si vous êtes invité. "
+        "C'est le seul cookie : aucun cookie de mesure d'audience ni de publicité."
+    ),
+    purpose="Rester connecté d'une page à l'autre.",
+    period=None,
+    kept="Jusqu'à la déconnexion ou la fermeture du navigateur.",
+)
+SERVER_LOGS = RecordKind(
+    key="server_logs",
+    title="Journaux techniques des serveurs",
+    contents=(
+        "Adresses IP, pages demandées, identifiants de salle et de participation, adresses "
+        "électroniques dans les lignes d'administration."
+    ),
+    purpose="Faire fonctionner le service, diagnostiquer les pannes, détecter les abus.",
+    period=None,
+    kept="La durée de rotation des journaux fixée par l'exploitant de la plateforme.",
+)
+BACKUPS = RecordKind(
+    key="backups",
+    title="Sauvegardes de la base de données",
+    contents="Une copie des comptes, salles, invitations, relevés et journaux ci-dessus.",
+    purpose="Restaurer le service après un incident.",
+    period=None,
+    kept=(
+        "La durée de conservation des sauvegardes fixée par l'exploitant (14 jours dans le "
+        "déploiement de référence) : ce qui a été supprimé en disparaît alors."
+    ),
+)
+
+RECORD_KINDS: tuple[RecordKind, ...] = (
+    ACCOUNTS,
+    ROOMS,
+    INVITATIONS,
+    MEETING_RECORDS,
+    AUDIT_LOG,
+    PLATFORM_AUDIT_LOG,
+    LOBBY,
+    LIVE_EVENTS,
+    SESSION,
+    SERVER_LOGS,
+    BACKUPS,
+)
+PURGED_RECORD_KINDS: tuple[RecordKind, ...] = tuple(kind for kind in RECORD_KINDS if kind.purged)
+
+
+def retention_days(
+    kind: RecordKind, config: Mapping[str, Any], tenant_retention_days: int | None = None
+) -> int | None:
+    """Days `kind` is kept once its period has started: the tenant's `retention_days` (None when
+    no tenant is given) or the platform setting. None for a kind the purge does not delete."""
+    if kind.period is Period.TENANT:
+        return tenant_retention_days
+    if kind.period is Period.PLATFORM_AUDIT:
+        return int(config.get(PLATFORM_AUDIT_SETTING, DEFAULT_PLATFORM_AUDIT_RETENTION_DAYS))
+    if kind.period is Period.ACCOUNT_INACTIVITY:
+        return int(config.get(ACCOUNT_INACTIVITY_SETTING, DEFAULT_ACCOUNT_INACTIVITY_DAYS))
+    return None
+
+
+def days_text(days: int) -> str:
+    return "1 jour" if days == 1 else f"{days} jours"
+
+
+def kept_text(
+    kind: RecordKind, config: Mapping[str, Any], tenant_retention_days: int | None = None
+) -> str:
+    """How long `kind` is kept, in French, with the same number of days the purge uses. Without
+    a tenant, a tenant's period reads as the ministry's choice with the platform's default."""
+    if not kind.purged:
+        return kind.kept
+    days = retention_days(kind, config, tenant_retention_days)
+    if days is None:
+        period = (
+            f"la durée choisie par chaque ministère ({days_text(DEFAULT_RETENTION_DAYS)} "
+            "par défaut)"
+        )
+    else:
+        period = days_text(days)
+    text = kind.kept.format(period=period)
+    return text[0].upper() + text[1:]
