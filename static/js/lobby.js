@@ -13,6 +13,13 @@ async function poll() {
       credentials: "same-origin",
       cache: "no-store",
     });
+    if (response.status === 429) {
+      // Too many requests from this address (several guests behind one proxy): wait as told.
+      const seconds = Number(response.headers.get("Retry-After")) || 10;
+      status.textContent = "Le portail est très sollicité, nouvel essai dans quelques secondes…";
+      setTimeout(poll, Math.max(seconds * 1000, POLL_MILLISECONDS));
+      return;
+    }
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     state = await response.json();
   } catch {
