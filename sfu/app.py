@@ -55,6 +55,20 @@ def _expected_close_race(loop: asyncio.AbstractEventLoop, context: dict) -> None
     loop.default_exception_handler(context)
 
 
+def _disarm_heartbeat(ws: web.WebSocketResponse) -> None:
+    """Stop the heartbeat of a WebSocket whose session is over.
+
+    aiohttp 3.14 re-arms the heartbeat of a closed WebSocket when data arrives after the close
+    (the client's closing reply, always, when the server closes): its ping timer (20 s), then its
+    pong timer (10 s), keep the response, its request and buffers alive 30 s after the close,
+    about 10 KB a connection, so every refused connection cost that much memory for 30 s
+    (found by tests/sfu/test_signalling_fuzz.py: +3 MB per 300 refusals, linearly). Private
+    names: if aiohttp renames them this does nothing, and tests/sfu/test_bad_input.py says so."""
+    if hasattr(ws, "_heartbeat") and callable(getattr(ws, "_cancel_heartbeat", None)):
+        ws._heartbeat = None  # _on_data_received() and _reset_heartbeat() return at once
+        ws._cancel_heartbeat()
+
+
 class Worker:
     """State of one SFU worker process: rooms, open sessions, token verifier, registry."""
 
@@ -243,6 +257,7 @@ class Worker:
             await session.run()
         finally:
             self.sessions.discard(session)
+            _disarm_heartbeat(ws)
         return ws
 
     async def handle_health(self, request: web.Request) -> web.Response:

@@ -55,6 +55,21 @@ def media_ssrc_from_sdp(sdp: str, mid: str) -> int | None:
     return None
 
 
+def check_answer_sdp(sdp: str) -> None:
+    """Refuse (ValueError) what aiortc 1.16 accepts in an answer but fails on later, outside any
+    negotiation: a media section without a DTLS fingerprint makes its connect task die on an
+    assertion once ICE ends (the participant never connects and is never told); an SSRC that
+    does not fit in 32 bits cannot be written in the RTCP (keyframe requests) sent about it.
+    Found by tests/sfu/test_signalling_fuzz.py."""
+    for media in aiortc_sdp.SessionDescription.parse(sdp).media:
+        if media.dtls is not None and not media.dtls.fingerprints:
+            raise ValueError(f"media section {media.rtp.muxId!r} has no DTLS fingerprint")
+        ssrcs = [info.ssrc for info in media.ssrc]
+        ssrcs += [item for group in media.ssrc_group for item in group.items]
+        if any(not 0 <= ssrc < 2**32 for ssrc in ssrcs):
+            raise ValueError(f"media section {media.rtp.muxId!r} has an SSRC beyond 32 bits")
+
+
 class Peer:
     """Owns the participant's peer connection; `start()` runs negotiations, `close()` ends all."""
 
@@ -158,6 +173,7 @@ class Peer:
                 CLOSE_TIMEOUT,
             ) from exc
         try:
+            check_answer_sdp(answer_sdp)
             await self.pc.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
         except Exception as exc:
             raise SignallingError(

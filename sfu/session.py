@@ -3,8 +3,8 @@
 
 Any failure ends this connection only — an `error` message, then a close code — and the
 participant leaves its room cleanly; the rest of the room is untouched. A refused request
-(`Refusal`: not a moderator, unmute forbidden, chat too long) is answered with an `error` and the
-connection stays open.
+(`Refusal`: not a moderator, unmute forbidden, chat too long or too fast) is answered with an
+`error` and the connection stays open.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from sfu.join_tokens import JoinTokenError
 from sfu.metrics import COUNTERS
@@ -61,6 +61,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_CHAT_CHARS = 2000
+# Chat flood limit, per participant: a burst of CHAT_BURST messages, then one per
+# CHAT_SECONDS_PER_MESSAGE (docs/protocol.md, error `rate_limited`).
+CHAT_BURST = 5
+CHAT_SECONDS_PER_MESSAGE = 1.0
 # Before `join` (which carries a token of at most 8 KiB) nobody is authenticated: only small
 # messages; SDP answers, which grow with the room, come after.
 MAX_JOIN_MESSAGE_BYTES = 16384
@@ -82,6 +86,29 @@ class _Closed(Exception):
     """The WebSocket closed (client went away or we closed it)."""
 
 
+class ChatBucket:
+    """Token bucket of one participant's chat: `burst` messages at once, then one every
+    `interval` seconds. A room and so its chat live on one worker, and a participant on one
+    connection, so an in-memory bucket per session is exact: unlike the portal's limits, this
+    needs no Redis. Pure: the caller passes the clock."""
+
+    def __init__(self, burst: int, interval: float, now: float) -> None:
+        self._burst = burst
+        self._interval = interval
+        self._tokens = float(burst)
+        self._updated = now
+
+    def take(self, now: float) -> float:
+        """Spend one message: 0 when allowed, else the seconds until the next one is."""
+        elapsed = max(0.0, now - self._updated)
+        self._tokens = min(self._burst, self._tokens + elapsed / self._interval)
+        self._updated = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) * self._interval
+
+
 class Session:
     def __init__(self, worker: Worker, ws: web.WebSocketResponse, remote: str | None) -> None:
         self.worker = worker
@@ -90,8 +117,14 @@ class Session:
         self.participant: Participant | None = None
         self.room: Room | None = None
         self._send_lock = asyncio.Lock()
+        # The task running `run()`, which alone receives and so alone closes (see `_close`).
+        self._task: asyncio.Task | None = None
+        self._close_request: tuple[int, str] | None = None
+        self._close_requested = asyncio.Event()
+        self._chat_bucket = ChatBucket(CHAT_BURST, CHAT_SECONDS_PER_MESSAGE, time.monotonic())
 
     async def run(self) -> None:
+        self._task = asyncio.current_task()
         try:
             try:
                 join = await self._receive_join()
@@ -124,7 +157,7 @@ class Session:
             await self._leave_room()
 
     async def _receive(self) -> Any:
-        message = await self.ws.receive()
+        message = await self._next_frame()
         if message.type == WSMsgType.TEXT:
             limit = self.worker.config.max_message_bytes
             if self.participant is None:
@@ -136,6 +169,24 @@ class Session:
             # aiohttp's own limit (a few times ours) was exceeded.
             raise SignallingError("message_too_large", str(self.ws.exception()), 1009)
         raise _Closed
+
+    async def _next_frame(self) -> WSMessage:
+        """The client's next frame; raises _Closed once another task asked to close (`_close`)."""
+        receiving = asyncio.ensure_future(self.ws.receive())
+        close_requested = asyncio.ensure_future(self._close_requested.wait())
+        try:
+            await asyncio.wait((receiving, close_requested), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (receiving, close_requested):
+                waiter.cancel()  # a no-op once done; cancelled while waiting, no data is lost
+            await asyncio.gather(receiving, close_requested, return_exceptions=True)
+        if self._close_request is not None:
+            # Out of the room first (media, lists): the closing handshake may take the client
+            # up to aiohttp's close timeout, and a removed participant must not keep the media.
+            await self._leave_room()
+            await self._close_now(*self._close_request)
+            raise _Closed
+        return receiving.result()
 
     async def _receive_join(self) -> Join:
         try:
@@ -311,6 +362,9 @@ class Session:
             raise Refusal("too_long", f"a chat message has at most {MAX_CHAT_CHARS} characters")
         if not text.strip():
             return
+        wait = self._chat_bucket.take(time.monotonic())
+        if wait:
+            raise Refusal("rate_limited", f"too many chat messages: wait {wait:.1f} s")
         participant = self.participant
         # Relayed, never stored nor logged.
         await self.room.broadcast(
@@ -420,6 +474,24 @@ class Session:
         await self._close(error.close_code, error.code)
 
     async def _close(self, code: int, reason: str) -> None:
+        """Close with `code`; from another task (a failed negotiation, a moderator's session,
+        the meeting's end, the worker's drain or stop) this only asks this session's own task,
+        which leaves the room at once, then closes.
+
+        Closed from another task while ours waits in `ws.receive()`, aiohttp closes the socket at
+        once, without waiting for the client's closing reply: a client that kept sending, and was
+        a little slow to read, got a reset and lost the `error` (or `removed`, `ended`) and the
+        close frame just sent; it saw 1006, took it for a dead worker and reconnected. Found by
+        tests/sfu/test_signalling_fuzz.py (a bad answer followed by other messages)."""
+        task = self._task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            if self._close_request is None:
+                self._close_request = (code, reason)
+            self._close_requested.set()
+            return
+        await self._close_now(code, reason)
+
+    async def _close_now(self, code: int, reason: str) -> None:
         try:
             await self.ws.close(code=code, message=reason.encode()[:120])
         except Exception:

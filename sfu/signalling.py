@@ -219,7 +219,10 @@ def parse_client_message(raw: str | bytes, max_bytes: int) -> ClientMessage:
         )
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: arrays or objects nested deeper than the interpreter's recursion limit
+        # (about 1000 levels: a few KiB, under the limit before `join`). The decoder unwinds
+        # cleanly; uncaught, it became an internal_error with a traceback for every such message.
         raise SignallingError("malformed_message", f"message is not valid JSON: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise SignallingError("malformed_message", "message must be a JSON object with a 'type'")
@@ -262,4 +265,5 @@ def parse_client_message(raw: str | bytes, max_bytes: int) -> ClientMessage:
             participant_id=_field(data, "participant_id", str, max_chars=MAX_PARTICIPANT_ID_CHARS),
             pinned=_field(data, "pinned", bool),
         )
-    raise SignallingError("unknown_message_type", f"unknown message type '{kind[:64]}'")
+    # repr(): a type with newlines in it cannot forge lines in the worker's log.
+    raise SignallingError("unknown_message_type", f"unknown message type {kind[:64]!r}")

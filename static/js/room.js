@@ -409,6 +409,8 @@ const ERROR_MESSAGES = {
 function onError({ code, message }) {
   if (code === "too_long") {
     chat.showError("Votre message est trop long (2 000 caractères au plus).");
+  } else if (code === "rate_limited") {
+    chat.showError("Vous envoyez des messages trop vite : attendez une seconde avant le suivant.");
   } else if (code === "unmute_forbidden") {
     applyMicrophone(false, { tell: false });
     announce(ERROR_MESSAGES[code]);
