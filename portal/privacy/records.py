@@ -154,6 +154,18 @@ LIVE_EVENTS = RecordKind(
         "Les 100 000 derniers événements environ, soit quelques jours sur une plateforme chargée."
     ),
 )
+RATE_LIMITS = RecordKind(
+    key="rate_limits",
+    title="Compteurs anti-abus",
+    contents=(
+        "Le nombre de tentatives (connexion, salle d'attente, liens d'invitation, création de "
+        "salles) rattaché à une empreinte chiffrée de votre adresse IP ou de votre compte, "
+        "jamais à l'adresse elle-même."
+    ),
+    purpose="Protéger le service contre les essais répétés et les robots.",
+    period=None,
+    kept="La durée de la fenêtre de comptage : une heure au plus.",
+)
 SESSION = RecordKind(
     key="session",
     title="Cookie de session",
@@ -197,6 +209,7 @@ RECORD_KINDS: tuple[RecordKind, ...] = (
     PLATFORM_AUDIT_LOG,
     LOBBY,
     LIVE_EVENTS,
+    RATE_LIMITS,
     SESSION,
     SERVER_LOGS,
     BACKUPS,
