@@ -80,8 +80,15 @@ class JoinTokenVerifier:
             raise JoinTokenError("wrong_issuer", "join token comes from another portal") from exc
         except jwt.PyJWTError as exc:
             raise JoinTokenError("malformed", f"join token is malformed: {exc}") from exc
+        # PyJWT checks types only of what it verifies: the rest is ours (a token signed by a
+        # buggy portal must be refused, not raise TypeError in the worker).
+        exp = claims["exp"]
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            raise JoinTokenError("malformed", "join token's exp is not a number")
+        if not isinstance(claims["jti"], str) or not isinstance(claims["sub"], str):
+            raise JoinTokenError("malformed", "join token's jti and sub must be strings")
         # Expiry is checked here rather than by PyJWT so that tests can pass `now`.
-        if claims["exp"] + _CLOCK_SKEW_SECONDS < now:
+        if exp + _CLOCK_SKEW_SECONDS < now:
             raise JoinTokenError("expired", "join token has expired")
         if claims.get("room") != room:
             raise JoinTokenError("wrong_room", "join token is for another room")

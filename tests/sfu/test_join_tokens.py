@@ -150,3 +150,12 @@ def test_meeting_claims_are_read(join_keys):
 def test_malformed_meeting_claims_are_refused(join_keys, bad):
     verifier = JoinTokenVerifier(join_keys.public_pem, ISSUER)
     assert_refused(verifier, sign_claims(join_keys.private_pem, **bad), "salle-abc", "malformed")
+
+
+@pytest.mark.parametrize(
+    "bad", [{"exp": "soon"}, {"exp": True}, {"exp": None}, {"jti": 7}, {"sub": ["p-1"]}]
+)
+def test_wrongly_typed_core_claims_are_refused(join_keys, bad):
+    """Signed by the portal's key yet wrongly typed (a buggy portal): refused, never a crash."""
+    verifier = JoinTokenVerifier(join_keys.public_pem, ISSUER)
+    assert_refused(verifier, sign_claims(join_keys.private_pem, **bad), "salle-abc", "malformed")
