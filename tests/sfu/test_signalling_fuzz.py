@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import itertools
 import json
 import os
@@ -825,6 +826,11 @@ class HostileConnection:
             raise AssertionError(
                 f"no outcome within {OUTCOME_TIMEOUT} s (errors so far: {self.outcome.errors})"
             )
+        if self.outcome.fatal_error is not None and not self._closed.is_set():
+            # A fatal error promises a close, which may come after the offer or probe answer
+            # that ended the wait above (seen on a loaded machine): wait for it, bounded.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), OUTCOME_TIMEOUT)
         self._settled = True
         if self._closed.is_set():
             self.outcome.close_code = self.ws.close_code
