@@ -21,10 +21,19 @@ Standard output, one JSON object a line:
   ``frames``, ``keyframes``, ``frame_bytes`` (video: frames a decoder could show, see
   bench.counting.VideoFrameCounter, with ``broken`` and ``incomplete`` beside them; with
   ``--receive full``: what came out of aiortc's jitter buffer) and, for audio, ``sent`` (frames
-  the RTP timestamps say were sent: this also sees frames the SFU dropped before sending);
+  the RTP timestamps say were sent: this also sees frames the SFU dropped before sending).
+  With ``--receive cheap`` (bench/cheap_receive.py: counted from the clear SRTP header, never
+  decrypted) ``frames`` are video packets with the marker bit and no sequence gap since the
+  previous one (``incomplete``: with a gap), ``keyframes`` and ``frame_bytes`` are not known
+  (0), ``bytes`` are whole SRTP datagrams; a ``header`` entry counts what the interception did
+  (unknown SSRCs, the SFU's sender reports dropped, receiver reports sent);
 - ``{"event": "message", "participant": name, "at": ..., "message": {...}}`` for every server
   message whose type is not one of USUAL_MESSAGE_TYPES (the congestion policy's ``quality``,
   ``video-constraints``…, but also ``error``, ``removed``, ``ended``).
+
+``--obey-constraints``: the video track follows the ``max_framerate`` of ``video-constraints``
+(FrameRateCap) as a browser's camera would; ``published.clip_frames`` is then the clip's own
+pace, ``video_frames`` what was sent.
 
 ``--speaking NAMES`` (comma-separated, possibly empty) stamps an RFC 6464 audio level on every
 outgoing audio RTP packet of the local participants, as a browser does: SPEAKING_DBOV for those
@@ -47,6 +56,7 @@ import collections
 import json
 import logging
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -57,7 +67,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiortc.mediastreams import MediaStreamTrack
 
+from bench.cheap_receive import HeaderCountingReceive, quiet_receiver_rtcp
 from bench.client import Participant
 from bench.counting import (
     KindCounters,
@@ -70,7 +82,7 @@ from bench.counting import (
     tap_rtp,
 )
 from bench.cpu import process_cpu_seconds
-from bench.media import ClipSpec, audio_track, load_clip, video_track
+from bench.media import VIDEO_CLOCK_RATE, ClipSpec, ReplayTrack, audio_track, load_clip, video_track
 from portal.media.join_tokens import sign_join_token
 from sfu.ice import use_host_addresses
 
@@ -129,6 +141,45 @@ def stamp_audio_level(sender: Any, level_dbov: int) -> None:
     sender._next_encoded_frame = with_audio_level  # noqa: SLF001
 
 
+class FrameRateCap(MediaStreamTrack):
+    """A replay video track that obeys the `max_framerate` of `video-constraints` the way a
+    camera encoder would, by sending fewer frames (timestamps keep real time; keyframes always
+    go out, the SFU gates new subscribers on them). Resolution and bitrate are not changed: the
+    frames are pre-encoded (the congestion bench's clip is already 300 kbit/s at 320x240)."""
+
+    kind = "video"
+
+    def __init__(self, inner: ReplayTrack) -> None:
+        super().__init__()
+        self.inner = inner
+        self.max_fps: float | None = None
+        self._sent = 0  # frames returned (the stats' "published" count)
+        self._next_pts = 0
+
+    @property
+    def keyframe_requests(self) -> int:
+        return self.inner.keyframe_requests
+
+    def request_keyframe(self) -> None:
+        self.inner.request_keyframe()
+
+    async def recv(self):
+        while True:
+            packet = await self.inner.recv()
+            keyframe = not bytes(packet)[0] & 0x01  # VP8 P bit 0
+            if self.max_fps is None or keyframe or packet.pts >= self._next_pts:
+                if self.max_fps:
+                    interval = VIDEO_CLOCK_RATE / self.max_fps
+                    # Half a 30 fps frame of tolerance, so 15 fps is every other frame exactly.
+                    self._next_pts = packet.pts + int(interval - VIDEO_CLOCK_RATE / 60)
+                self._sent += 1
+                return packet
+
+    def stop(self) -> None:
+        self.inner.stop()
+        super().stop()
+
+
 @dataclass
 class _ReceivedTrack:
     """One m-line this participant receives: whose, which kind, and its counters."""
@@ -152,15 +203,24 @@ class SyntheticParticipant:
         if not args.listen_only:
             self.publish["audio"] = audio_track(clip)
             if not args.no_video:
-                self.publish["video"] = video_track(clip)
+                video = video_track(clip)
+                self.publish["video"] = FrameRateCap(video) if args.obey_constraints else video
         self._frame_ticks = clip.spec.audio_frame_samples
         self._listen_only, self._no_video = args.listen_only, args.no_video
         self._light = args.receive == "light"
+        # --receive cheap: SRTP counted by header in the ICE socket, never decrypted.
+        self.header = None
+        if args.receive == "cheap":
+            loss = args.simulate_loss
+            # --simulate-loss: a share of the packets is treated as lost on the way (checks
+            # that the SFU reads the synthetic receiver reports: its policy sees the loss).
+            drop = (lambda: random.random() < loss) if loss else None  # noqa: S311
+            self.header = HeaderCountingReceive(drop)
         self._audio_level: int | None = None  # -dBov stamped on our audio packets (--speaking)
         if args.speaking is not None:
             speaking = set(args.speaking.split(","))
             self._audio_level = SPEAKING_DBOV if name in speaking else SILENT_DBOV
-        token = sign_join_token(
+        self.sign_token = lambda: sign_join_token(
             private_key,
             issuer=args.issuer,
             room=args.room,
@@ -169,15 +229,24 @@ class SyntheticParticipant:
             role="participant",
         )
         self.client = Participant(
-            args.url, args.room, token, self.publish, self._on_track, self._on_message,
+            args.url, args.room, self.sign_token(), self.publish, self._on_track, self._on_message,
             on_publish=self._on_publish,
         )  # fmt: skip
+        if self.header is not None:
+            pc = self.client.pc
+            pc.on("iceconnectionstatechange", lambda: self.header.install(pc))
+            pc.on("connectionstatechange", lambda: self.header.install(pc))
+            self.tasks.append(asyncio.create_task(self.header.run_reports(pc)))
 
     def _on_publish(self, kind: str, sender: Any) -> None:
         if kind == "audio" and self._audio_level is not None:
             stamp_audio_level(sender, self._audio_level)
 
     def _on_track(self, track, receiver) -> None:
+        if self.header is not None:
+            # Nothing reaches aiortc's receivers: counted in the ICE socket; no RTCP loop either.
+            quiet_receiver_rtcp(receiver)
+            return
         mid = next(t.mid for t in self.client.pc.getTransceivers() if t.receiver is receiver)
         info = self.client.track_info.get(mid, {})
         participant_id = info.get("participant_id", f"?{mid}")
@@ -195,6 +264,11 @@ class SyntheticParticipant:
         self.received[mid] = received
 
     def _on_message(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "offer" and self.header is not None:
+            self.header.learn(message["sdp"])  # before the answer: before any media
+        video = self.publish.get("video")
+        if message.get("type") == "video-constraints" and isinstance(video, FrameRateCap):
+            video.max_fps = message.get("max_framerate")
         if message.get("type") not in USUAL_MESSAGE_TYPES:
             _emit("message", participant=self.name, at=time.monotonic(), message=message)
         if message.get("type") == "joined" and (self._listen_only or self._no_video):
@@ -202,8 +276,39 @@ class SyntheticParticipant:
             off = {"camera": False} if self._no_video else {"camera": False, "microphone": False}
             self.tasks.append(asyncio.create_task(self.client.send({"type": "mute", **off})))
 
+    def _header_stats(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Per remote and kind, the same counters as `stats()` from the header counts."""
+        remotes: dict[str, dict[str, dict[str, int]]] = {}
+        for mid, counters in self.header.counters_by_mid().items():
+            info = self.client.track_info.get(mid)
+            if info is None:
+                continue  # not a track of someone else (our own publishing m-lines)
+            kind = info.get("kind", counters[0].kind)
+            totals = remotes.setdefault(info.get("participant_id", f"?{mid}"), {}).setdefault(
+                kind,
+                {"packets": 0, "bytes": 0, "lost": 0, "retransmissions": 0, "frames": 0,
+                 "keyframes": 0, "frame_bytes": 0, "incomplete": 0},
+            )  # fmt: skip
+            for counter in counters:
+                totals["packets"] += counter.packets
+                totals["bytes"] += counter.bytes
+                if counter.rtx:
+                    totals["retransmissions"] += counter.packets
+                    continue
+                totals["lost"] += counter.lost
+                if counter.kind == "audio":
+                    totals["frames"] += counter.packets  # one Opus frame a packet
+                    totals["frame_bytes"] += counter.bytes
+                    totals["sent"] = totals.get("sent", 0) + counter.frames_sent(self._frame_ticks)
+                else:
+                    totals["frames"] += counter.frames - counter.incomplete
+                    totals["incomplete"] += counter.incomplete
+        return remotes
+
     def stats(self) -> dict[str, Any]:
         remotes: dict[str, dict[str, dict[str, int]]] = {}
+        if self.header is not None:
+            remotes = self._header_stats()
         for received in self.received.values():
             kinds = remotes.setdefault(received.participant_id, {})
             counters = kinds.setdefault(
@@ -234,8 +339,26 @@ class SyntheticParticipant:
                 # Frames the replay tracks have returned to their senders so far.
                 **{f"{kind}_frames": track._sent for kind, track in self.publish.items()},  # noqa: SLF001
                 "video_keyframe_requests": video.keyframe_requests if video else 0,
+                # The clip's own pace (30 fps while the loop keeps up), under --obey-constraints.
+                **(
+                    {"clip_frames": video.inner._sent}  # noqa: SLF001
+                    if isinstance(video, FrameRateCap)
+                    else {}
+                ),
             },
             "remotes": remotes,
+            **(
+                {
+                    "header": {
+                        "unknown_packets": self.header.unknown_packets,
+                        "sender_reports_dropped": self.header.sender_reports,
+                        "rtcp_passed": self.header.rtcp_passed,
+                        "receiver_reports_sent": self.header.reports_sent,
+                    }
+                }  # fmt: skip
+                if self.header is not None
+                else {}
+            ),
         }
 
     async def close(self) -> None:
@@ -274,6 +397,17 @@ async def _wait_connected(participants: list[SyntheticParticipant], timeout: flo
     return False
 
 
+async def _join_after(
+    participant: SyntheticParticipant, session: aiohttp.ClientSession, seconds: float
+) -> None:
+    """Join `seconds` after the process started (people do not join a meeting all at once)."""
+    if seconds > 0:
+        await asyncio.sleep(seconds)
+        # Join tokens live a minute at most: sign it again now.
+        participant.client._token = participant.sign_token()  # noqa: SLF001
+    await participant.client.run(session)
+
+
 async def _report_periodically(participants: list[SyntheticParticipant], interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
@@ -294,7 +428,11 @@ async def main(args: argparse.Namespace) -> None:
     names = [n for n in args.names.split(",") if n]
     participants = [SyntheticParticipant(args, name, clip, private_key) for name in names]
     async with aiohttp.ClientSession() as session:
-        runs = [asyncio.create_task(p.client.run(session)) for p in participants]
+        offsets = [float(v) for v in args.join_offsets.split(",")] if args.join_offsets else []
+        runs = [
+            asyncio.create_task(_join_after(p, session, offsets[i] if i < len(offsets) else 0))
+            for i, p in enumerate(participants)
+        ]
         reporter = None
         try:
             ok = await _wait_connected(participants, args.ready_timeout)
@@ -332,9 +470,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--video-kbit", type=int, default=1000, help="clip's video bitrate")
     parser.add_argument("--video-size", default="640x480", help="clip's WIDTHxHEIGHT")
     parser.add_argument(
-        "--receive", choices=("light", "full"), default="light",
-        help="light: count at the RTP level (bench.counting.receive_light); full: aiortc's "
-        "jitter buffer and decoder thread per track, 2.5 times the CPU",
+        "--receive", choices=("cheap", "light", "full"), default="light",
+        help="cheap: count SRTP by its clear header, never decrypted (bench.cheap_receive); "
+        "light: decrypt, count at the RTP level (bench.counting.receive_light); full: aiortc's "
+        "jitter buffer and decoder thread per track, 2.5 times the CPU of light",
+    )  # fmt: skip
+    parser.add_argument(
+        "--simulate-loss", type=float, default=0.0,
+        help="with --receive cheap: this share of the received packets is counted as lost",
+    )  # fmt: skip
+    parser.add_argument(
+        "--obey-constraints", action="store_true",
+        help="apply video-constraints' max_framerate by sending fewer frames, as a browser",
     )  # fmt: skip
     parser.add_argument(
         "--speaking", default=None,
@@ -343,6 +490,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--stats-interval", type=float, default=1.0, help="seconds")
     parser.add_argument("--ready-timeout", type=float, default=30.0)
+    parser.add_argument(
+        "--join-offsets", default="",
+        help="comma-separated seconds after start at which each of --names joins (default: all "
+        "at once)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -609,10 +761,16 @@ class SyntheticRoom:
         self.process_of: dict[str, ParticipantProcess] = {}
 
     def add(
-        self, names: Sequence[str], namespace: Any = None, options: Sequence[str] = ()
+        self,
+        names: Sequence[str],
+        namespace: Any = None,
+        options: Sequence[str] = (),
+        launch: Callable[..., subprocess.Popen] | None = None,
     ) -> ParticipantProcess:
-        """Start one process hosting `names` (inside `namespace` if given)."""
+        """Start one process hosting `names` (inside `namespace` if given; `launch`: instead of
+        subprocess.Popen, e.g. to pin it to CPUs)."""
         process = ParticipantProcess.start(
+            launch=launch,
             url=self.worker.url,
             room=self.room,
             names=names,
