@@ -55,6 +55,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     init_oidc(app)
 
+    from portal.i18n import init_i18n
+
+    init_i18n(app)
+
     from portal.core.errors import init_error_pages
     from portal.core.health import init_health
     from portal.core.metrics import init_metrics

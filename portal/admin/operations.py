@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from portal.audit.models import AuditAction, AuditEvent
@@ -34,7 +35,7 @@ ASSIGNABLE_ROLES = frozenset({Role.AGENT, Role.TENANT_ADMIN})
 
 
 class AdminActionRefused(Exception):
-    """The action is not allowed; the message is French and shown to the administrator."""
+    """The action is not allowed; the message is shown to the administrator (translated)."""
 
 
 @dataclass(frozen=True)
@@ -88,19 +89,19 @@ def search_agents(tenant: Tenant, text: str | None, page: int = 1) -> Page:
 def _check_same_tenant(actor: User, agent: User) -> None:
     # The views load agents within the actor's tenant; this guards other callers.
     if agent.tenant_id != actor.tenant_id:
-        raise AdminActionRefused("Cet agent n'appartient pas à votre ministère.")
+        raise AdminActionRefused(_("Cet agent n'appartient pas à votre ministère."))
 
 
 def change_role(actor: User, agent: User, role: Role) -> AuditEvent | None:
     """Make `agent` an agent or a tenant administrator; None if nothing changed."""
     _check_same_tenant(actor, agent)
     if role not in ASSIGNABLE_ROLES:
-        raise AdminActionRefused("Ce rôle ne peut pas être attribué depuis cette page.")
+        raise AdminActionRefused(_("Ce rôle ne peut pas être attribué depuis cette page."))
     if agent.id == actor.id:
-        raise AdminActionRefused("Vous ne pouvez pas modifier votre propre rôle.")
+        raise AdminActionRefused(_("Vous ne pouvez pas modifier votre propre rôle."))
     if agent.is_platform_admin:
         raise AdminActionRefused(
-            "Le rôle d'un administrateur de la plateforme ne se modifie pas depuis cette page."
+            _("Le rôle d'un administrateur de la plateforme ne se modifie pas depuis cette page.")
         )
     if agent.role is role:
         return None
@@ -123,10 +124,12 @@ def set_active(actor: User, agent: User, active: bool) -> AuditEvent | None:
     """Deactivate (sign-in refused, sessions dropped) or reactivate an account."""
     _check_same_tenant(actor, agent)
     if agent.id == actor.id:
-        raise AdminActionRefused("Vous ne pouvez pas désactiver ou réactiver votre propre compte.")
+        raise AdminActionRefused(
+            _("Vous ne pouvez pas désactiver ou réactiver votre propre compte.")
+        )
     if agent.is_platform_admin and not actor.is_platform_admin:
         raise AdminActionRefused(
-            "Seul un administrateur de la plateforme peut désactiver ou réactiver ce compte."
+            _("Seul un administrateur de la plateforme peut désactiver ou réactiver ce compte.")
         )
     if agent.is_active is active:
         return None
@@ -170,13 +173,13 @@ def policy_of(tenant: Tenant) -> dict[str, Any]:
 
 
 def check_policy(values: dict[str, Any]) -> None:
-    """The database's CHECK constraints, as French messages (forms already say it better)."""
+    """The database's CHECK constraints, as messages for people (forms already say it better)."""
     if not 2 <= values["max_room_capacity"] <= PLATFORM_MAX_ROOM_CAPACITY:
-        raise AdminActionRefused("Capacité maximale hors limites.")
+        raise AdminActionRefused(_("Capacité maximale hors limites."))
     if not 2 <= values["default_room_capacity"] <= values["max_room_capacity"]:
-        raise AdminActionRefused("Capacité proposée hors limites.")
+        raise AdminActionRefused(_("Capacité proposée hors limites."))
     if not 1 <= values["retention_days"] <= 3650:
-        raise AdminActionRefused("Durée de conservation hors limites.")
+        raise AdminActionRefused(_("Durée de conservation hors limites."))
 
 
 def update_policy(actor: User, tenant: Tenant, values: dict[str, Any]) -> AuditEvent | None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from functools import wraps
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -24,7 +25,7 @@ from portal.admin.forms import (
     RoleForm,
     UsagePeriodForm,
 )
-from portal.admin.labels import TARGET_LABELS, action_label, change_lines
+from portal.admin.labels import action_label, change_lines, target_label
 from portal.core.access import get_in_tenant_or_404, tenant_admin_required
 from portal.core.errors import error_response
 from portal.core.urls import safe_next_url
@@ -92,15 +93,20 @@ def agents(tenant):
 def change_role(tenant, agent: User):
     form = RoleForm()
     if not form.validate_on_submit():
-        return error_response(400, "Ce rôle ne peut pas être attribué depuis cette page.")
+        return error_response(400, _("Ce rôle ne peut pas être attribué depuis cette page."))
     try:
         event = operations.change_role(current_user, agent, Role(form.role.data))
     except operations.AdminActionRefused as refusal:
         flash(str(refusal), "error")
         return redirect(back_to_agents(form))
     if event is not None:
-        label = "administrateur du ministère" if agent.role is Role.TENANT_ADMIN else "agent"
-        flash(f"{agent.display_name} est désormais {label}.", "success")
+        if agent.role is Role.TENANT_ADMIN:
+            message = _(
+                "%(name)s est désormais administrateur du ministère.", name=agent.display_name
+            )
+        else:
+            message = _("%(name)s est désormais agent.", name=agent.display_name)
+        flash(message, "success")
     return redirect(back_to_agents(form))
 
 
@@ -113,8 +119,11 @@ def _set_active(agent: User, active: bool):
         flash(str(refusal), "error")
         return redirect(back_to_agents(form))
     if event is not None:
-        state = "réactivé" if active else "désactivé"
-        flash(f"Le compte de {agent.display_name} est {state}.", "success")
+        if active:
+            message = _("Le compte de %(name)s est réactivé.", name=agent.display_name)
+        else:
+            message = _("Le compte de %(name)s est désactivé.", name=agent.display_name)
+        flash(message, "success")
     return redirect(back_to_agents(form))
 
 
@@ -145,9 +154,9 @@ def policy(tenant):
             flash(str(refusal), "error")
         else:
             if event is None:
-                flash("Aucune modification.", "success")
+                flash(_("Aucune modification."), "success")
             else:
-                flash("Les règles du ministère sont enregistrées.", "success")
+                flash(_("Les règles du ministère sont enregistrées."), "success")
             return redirect(url_for("admin.policy"))
     status = 400 if form.is_submitted() else 200
     return render_template(
@@ -206,6 +215,6 @@ def audit(tenant):
         page=page,
         action_label=action_label,
         change_lines=change_lines,
-        target_labels=TARGET_LABELS,
+        target_label=target_label,
         emails=emails,
     )

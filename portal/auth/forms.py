@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField
 from wtforms.validators import DataRequired, Length, Regexp
@@ -21,16 +22,18 @@ class FindMinistryForm(FlaskForm):
     """An agent types their professional address; the portal finds their ministry from it."""
 
     email = EmailField(
-        "Votre adresse électronique professionnelle",
+        _l("Votre adresse électronique professionnelle"),
         filters=[strip],
         validators=[
-            DataRequired(message="Indiquez votre adresse électronique professionnelle."),
-            Length(max=EMAIL_MAX_LENGTH, message="Cette adresse est trop longue."),
+            DataRequired(message=_l("Indiquez votre adresse électronique professionnelle.")),
+            Length(max=EMAIL_MAX_LENGTH, message=_l("Cette adresse est trop longue.")),
             Regexp(
                 r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-                message="Cette adresse n'est pas valide (exemple : prenom.nom@ministere.gouv.fr).",
+                message=_l(
+                    "Cette adresse n'est pas valide (exemple : prenom.nom@ministere.gouv.fr)."
+                ),
             ),
         ],
-        description="Par exemple : prenom.nom@ministere.gouv.fr",
+        description=_l("Par exemple : prenom.nom@ministere.gouv.fr"),
     )
     next = HiddenField()

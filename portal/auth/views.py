@@ -10,6 +10,8 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client import MismatchingStateError
 from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from joserfc.errors import JoseError
 from sqlalchemy import select
@@ -23,6 +25,7 @@ from portal.core.metrics import count_sign_in
 from portal.core.security import allow_form_action
 from portal.core.urls import safe_next_url
 from portal.extensions import db
+from portal.i18n.locale import clear_session_keeping_language
 from portal.tenants.models import IdentityProvider, ProviderKind, Tenant
 from portal.tenants.resolution import (
     choice_for_email,
@@ -45,60 +48,72 @@ ID_TOKEN_KEY = "oidc_id_token"  # noqa: S105 — a session key name
 
 UNREACHABLE = (
     502,
-    "Fournisseur d'identité injoignable",
-    "Le fournisseur d'identité ne répond pas. Réessayez dans quelques instants.",
+    _l("Fournisseur d'identité injoignable"),
+    _l("Le fournisseur d'identité ne répond pas. Réessayez dans quelques instants."),
 )
 MISCONFIGURED = (
     503,
-    "Connexion indisponible",
-    "Le fournisseur d'identité de votre ministère est mal configuré sur ce portail. "
-    "Contactez l'administrateur du portail.",
+    _l("Connexion indisponible"),
+    _l(
+        "Le fournisseur d'identité de votre ministère est mal configuré sur ce portail. "
+        "Contactez l'administrateur du portail."
+    ),
 )
 # What a refused sign-in tells the person, by SignInRefused.reason.
 REFUSALS = {
     "deactivated": (
         403,
-        "Compte désactivé",
-        "Votre compte a été désactivé. Contactez l'administrateur de votre ministère.",
+        _l("Compte désactivé"),
+        _l("Votre compte a été désactivé. Contactez l'administrateur de votre ministère."),
     ),
     "no_tenant": (
         403,
-        "Service non ouvert à votre organisation",
-        "Votre organisation n'utilise pas encore ce service : votre fournisseur d'identité vous "
-        "a bien reconnu, mais aucun ministère de ce portail ne correspond à votre organisation. "
-        "Aucun compte n'a été créé. Si vous pensez que c'est une erreur, contactez le service "
-        "informatique de votre ministère.",
+        _l("Service non ouvert à votre organisation"),
+        _l(
+            "Votre organisation n'utilise pas encore ce service : votre fournisseur d'identité "
+            "vous a bien reconnu, mais aucun ministère de ce portail ne correspond à votre "
+            "organisation. Aucun compte n'a été créé. Si vous pensez que c'est une erreur, "
+            "contactez le service informatique de votre ministère."
+        ),
     ),
     "other_tenant": (
         403,
-        "Connexion refusée",
-        "Votre compte est rattaché à un autre ministère que celui qu'indique aujourd'hui votre "
-        "fournisseur d'identité. Seul un administrateur peut changer le ministère d'un compte : "
-        "contactez l'administrateur de votre ministère.",
+        _l("Connexion refusée"),
+        _l(
+            "Votre compte est rattaché à un autre ministère que celui qu'indique aujourd'hui "
+            "votre fournisseur d'identité. Seul un administrateur peut changer le ministère d'un "
+            "compte : contactez l'administrateur de votre ministère."
+        ),
     ),
     "provider_disabled": (
         403,
-        "Connexion indisponible",
-        "La connexion par ce fournisseur d'identité a été désactivée par un administrateur.",
+        _l("Connexion indisponible"),
+        _l("La connexion par ce fournisseur d'identité a été désactivée par un administrateur."),
     ),
     "provider_unknown": (
         400,
-        "Connexion refusée",
-        "Cette demande de connexion a expiré ou n'a pas été lancée depuis ce navigateur. "
-        "Recommencez la connexion.",
+        _l("Connexion refusée"),
+        _l(
+            "Cette demande de connexion a expiré ou n'a pas été lancée depuis ce navigateur. "
+            "Recommencez la connexion."
+        ),
     ),
     "wrong_issuer": (
         401,
-        "Connexion refusée",
-        "La réponse du fournisseur d'identité n'a pas pu être vérifiée. "
-        "Pour votre sécurité, la connexion a été refusée.",
+        _l("Connexion refusée"),
+        _l(
+            "La réponse du fournisseur d'identité n'a pas pu être vérifiée. "
+            "Pour votre sécurité, la connexion a été refusée."
+        ),
     ),
 }
 MISSING_INFORMATION = (
     401,
-    "Connexion refusée",
-    "Le fournisseur d'identité n'a pas transmis les informations nécessaires "
-    "(identifiant et adresse électronique).",
+    _l("Connexion refusée"),
+    _l(
+        "Le fournisseur d'identité n'a pas transmis les informations nécessaires "
+        "(identifiant et adresse électronique)."
+    ),
 )
 
 
@@ -108,7 +123,8 @@ def absolute_url(endpoint: str, **values) -> str:
 
 
 def sign_in_error(status: int, title: str, message: str):
-    return render_template("auth/error.html", title=title, message=message), status
+    # str(): lazy texts would otherwise reach the template marked safe, unescaped.
+    return render_template("auth/error.html", title=str(title), message=str(message)), status
 
 
 def allow_sign_in_redirects() -> None:
@@ -162,8 +178,10 @@ def find_ministry():
     choice = choice_for_email(form.email.data)
     if choice is None:
         form.email.errors.append(
-            "Aucun ministère n'utilise ce service avec cette adresse. Vérifiez-la, ou choisissez "
-            "votre ministère dans la liste."
+            _(
+                "Aucun ministère n'utilise ce service avec cette adresse. Vérifiez-la, ou "
+                "choisissez votre ministère dans la liste."
+            )
         )
         return render_sign_in_page(form, 400)
     return begin(choice.provider, form.next.data, login_hint=form.email.data)
@@ -190,14 +208,16 @@ def start_sign_in():
         if slug or public_id:
             return sign_in_error(
                 404,
-                "Ministère introuvable",
-                "Ce ministère ou ce fournisseur d'identité n'est pas disponible sur ce portail. "
-                "Choisissez votre ministère sur la page de connexion.",
+                _("Ministère introuvable"),
+                _(
+                    "Ce ministère ou ce fournisseur d'identité n'est pas disponible sur ce "
+                    "portail. Choisissez votre ministère sur la page de connexion."
+                ),
             )
         return sign_in_error(
             503,
-            "Connexion indisponible",
-            "Aucun fournisseur d'identité n'est configuré sur ce portail.",
+            _("Connexion indisponible"),
+            _("Aucun fournisseur d'identité n'est configuré sur ce portail."),
         )
     return begin(provider, request.args.get("next"))
 
@@ -262,8 +282,8 @@ def callback():
         count_sign_in("provider_refused")
         return sign_in_error(
             400,
-            "Connexion refusée",
-            "Le fournisseur d'identité a refusé la connexion. Recommencez la connexion.",
+            _("Connexion refusée"),
+            _("Le fournisseur d'identité a refusé la connexion. Recommencez la connexion."),
         )
     except SignInRefused as exc:
         if exc.reason not in ("deactivated", "other_tenant"):  # those log themselves
@@ -286,13 +306,13 @@ def callback():
 
     next_url = session.pop(NEXT_KEY, None) or url_for("rooms.my_rooms")
     # A fresh session at the privilege change: nothing from before the sign-in is carried over.
-    session.clear()
+    clear_session_keeping_language()
     session[ID_TOKEN_KEY] = token.get("id_token")
     session[PROVIDER_KEY] = provider.public_id
     session[PROVIDER_ORIGIN_KEY] = provider_origin(provider)
     login_user(user)
     count_sign_in("success")
-    flash(f"Bienvenue, {user.display_name}.", "success")
+    flash(_("Bienvenue, %(name)s.", name=user.display_name), "success")
     return redirect(safe_next_url(next_url, url_for("rooms.my_rooms")))
 
 
@@ -350,14 +370,14 @@ def merge_userinfo(client, token: dict, claims: dict) -> dict:
 def sign_out():
     form = SignOutForm()
     if not form.validate_on_submit():
-        flash("La déconnexion a échoué : rechargez la page et réessayez.", "error")
+        flash(_("La déconnexion a échoué : rechargez la page et réessayez."), "error")
         return redirect(url_for("rooms.home"))
     id_token = session.get(ID_TOKEN_KEY)
     public_id = session.get(PROVIDER_KEY)
     if current_user.is_authenticated:
         logger.info("user %s signed out", current_user.public_id)
     logout_user()
-    session.clear()
+    clear_session_keeping_language()
     provider = (
         db.session.scalar(select(IdentityProvider).where(IdentityProvider.public_id == public_id))
         if public_id and id_token
@@ -376,7 +396,7 @@ def sign_out():
         )
         separator = "&" if "?" in end_session else "?"
         return redirect(f"{end_session}{separator}{query}")
-    flash("Vous êtes déconnecté.", "success")
+    flash(_("Vous êtes déconnecté."), "success")
     return redirect(url_for("rooms.home"))
 
 

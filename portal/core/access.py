@@ -12,6 +12,7 @@ from functools import wraps
 from typing import TypeVar
 
 from flask import abort
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -21,8 +22,8 @@ from portal.users.models import User
 
 ModelT = TypeVar("ModelT")
 
-TENANT_ADMIN_ONLY = "Cette page est réservée aux administrateurs de votre ministère."
-PLATFORM_ADMIN_ONLY = "Cette page est réservée aux administrateurs de la plateforme."
+TENANT_ADMIN_ONLY = _l("Cette page est réservée aux administrateurs de votre ministère.")
+PLATFORM_ADMIN_ONLY = _l("Cette page est réservée aux administrateurs de la plateforme.")
 
 
 def role_required(allowed: Callable[[User], bool], message: str) -> Callable:

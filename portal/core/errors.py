@@ -1,10 +1,12 @@
-"""Error pages in French; JSON errors for the endpoints scripts call."""
+"""Error pages in the visitor's language; JSON errors for the endpoints scripts call."""
 
 from __future__ import annotations
 
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -23,22 +25,32 @@ API_ENDPOINTS = frozenset(
 )
 
 MESSAGES = {
-    400: ("Requête invalide", "La demande n'a pas pu être traitée."),
-    401: ("Connexion requise", "Connectez-vous pour accéder à cette page."),
-    403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
+    400: (_l("Requête invalide"), _l("La demande n'a pas pu être traitée.")),
+    401: (_l("Connexion requise"), _l("Connectez-vous pour accéder à cette page.")),
+    403: (_l("Accès refusé"), _l("Vous n'avez pas accès à cette page.")),
     404: (
-        "Page introuvable",
-        "Cette page n'existe pas. Si vous avez suivi le lien d'une salle, vérifiez qu'il est "
-        "complet ou demandez-le à nouveau à la personne qui vous l'a envoyé.",
+        _l("Page introuvable"),
+        _l(
+            "Cette page n'existe pas. Si vous avez suivi le lien d'une salle, vérifiez qu'il est "
+            "complet ou demandez-le à nouveau à la personne qui vous l'a envoyé."
+        ),
     ),
-    405: ("Méthode non autorisée", "Cette action n'est pas possible sur cette page."),
+    405: (_l("Méthode non autorisée"), _l("Cette action n'est pas possible sur cette page.")),
     500: (
-        "Erreur du serveur",
-        "Une erreur inattendue s'est produite. Réessayez dans quelques instants.",
+        _l("Erreur du serveur"),
+        _l("Une erreur inattendue s'est produite. Réessayez dans quelques instants."),
     ),
-    503: ("Service indisponible", "Le service est momentanément indisponible."),
+    503: (_l("Service indisponible"), _l("Le service est momentanément indisponible.")),
 }
-CSRF_MESSAGE = (
+
+
+def N_(text: str) -> str:  # noqa: N802 - the gettext convention
+    """Mark `text` for extraction only: it stays a plain French string, translated where shown."""
+    return text
+
+
+# A plain string (tests look for it in pages); translated when the error is answered.
+CSRF_MESSAGE = N_(
     "Le formulaire a expiré ou ne vient pas de ce site. Rechargez la page et recommencez."
 )
 
@@ -49,7 +61,8 @@ def wants_json() -> bool:
 
 def error_response(status: int, message: str | None = None, error: str | None = None):
     title, default_message = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
-    message = message or default_message
+    # Lazy texts become plain strings here, so that templates escape them like any other.
+    title, message = str(title), str(message or default_message)
     if wants_json():
         return jsonify(error=error or f"http_{status}", message=message), status
     return render_template("errors/error.html", status=status, title=title, message=message), status
@@ -61,7 +74,7 @@ def init_error_pages(app: Flask) -> None:
         logger.warning(
             "CSRF check failed on %s %s: %s", request.method, request.path, exc.description
         )
-        return error_response(400, CSRF_MESSAGE, "csrf")
+        return error_response(400, _(CSRF_MESSAGE), "csrf")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask_babel import gettext as _
 from wtforms import DateField, IntegerField
 from wtforms.validators import StopValidation, ValidationError
 
@@ -18,7 +19,7 @@ class WholeNumberField(IntegerField):
             self.data = int(str(valuelist[0]).strip())
         except ValueError as exc:
             self.data = None
-            raise ValueError("Indiquez un nombre entier.") from exc
+            raise ValueError(_("Indiquez un nombre entier.")) from exc
 
 
 class FrenchDateField(DateField):
@@ -32,7 +33,7 @@ class FrenchDateField(DateField):
             self.data = date.fromisoformat(str(valuelist[0]).strip())
         except ValueError as exc:
             self.data = None
-            raise ValueError("Indiquez une date valide (jj/mm/aaaa).") from exc
+            raise ValueError(_("Indiquez une date valide (jj/mm/aaaa).")) from exc
 
 
 class Between:

@@ -34,6 +34,8 @@ from typing import Any
 import redis
 from flask import current_app, jsonify, make_response, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from portal.core import services
@@ -60,22 +62,25 @@ DEFAULT_LIMITS = {
     # Rooms created, per user.
     ROOM_CREATION: "30/3600",
 }
-# What a refused person reads; {wait} is "30 secondes", "2 minutes"...
+# What a refused person reads; %(wait)s is "30 secondes", "2 minutes"... (filled by message()).
 MESSAGES = {
-    SIGN_IN: "Trop de tentatives de connexion depuis votre adresse. Réessayez dans {wait}.",
-    LOBBY_KNOCK: (
-        "Trop de demandes d'entrée dans cette réunion depuis votre adresse. Réessayez dans {wait}."
+    SIGN_IN: _l("Trop de tentatives de connexion depuis votre adresse. Réessayez dans %(wait)s."),
+    LOBBY_KNOCK: _l(
+        "Trop de demandes d'entrée dans cette réunion depuis votre adresse. "
+        "Réessayez dans %(wait)s."
     ),
-    LOBBY_POLL: (
-        "Trop de demandes depuis votre adresse pour cette salle d'attente. Réessayez dans {wait}."
+    LOBBY_POLL: _l(
+        "Trop de demandes depuis votre adresse pour cette salle d'attente. Réessayez dans %(wait)s."
     ),
-    INVITATION_GUESS: (
+    INVITATION_GUESS: _l(
         "Trop de liens d'invitation inconnus ou annulés ont été ouverts depuis votre adresse. "
-        "Réessayez dans {wait}, avec le lien complet reçu de l'organisateur de la réunion."
+        "Réessayez dans %(wait)s, avec le lien complet reçu de l'organisateur de la réunion."
     ),
-    ROOM_CREATION: "Vous avez créé beaucoup de salles en peu de temps. Réessayez dans {wait}.",
+    ROOM_CREATION: _l(
+        "Vous avez créé beaucoup de salles en peu de temps. Réessayez dans %(wait)s."
+    ),
 }
-TITLE = "Trop de demandes"
+TITLE = _l("Trop de demandes")
 ERROR_CODE = "rate_limited"
 
 _EXTENSION_KEY = "webconf.ratelimiter"
@@ -260,15 +265,14 @@ def _fail_open(name: str, attempt: Callable[[], Verdict]) -> Verdict:
 
 
 def message(name: str, verdict: Verdict) -> str:
-    return MESSAGES[name].format(wait=french_duration(verdict.retry_after))
+    return MESSAGES[name] % {"wait": french_duration(verdict.retry_after)}
 
 
 def french_duration(seconds: int) -> str:
     """30 → "30 secondes", 61 → "2 minutes" (rounded up), 3600 → "60 minutes"."""
     if seconds < 60:
-        return "1 seconde" if seconds <= 1 else f"{seconds} secondes"
-    minutes = math.ceil(seconds / 60)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+        return ngettext("%(num)s seconde", "%(num)s secondes", max(seconds, 1))
+    return ngettext("%(num)s minute", "%(num)s minutes", math.ceil(seconds / 60))
 
 
 def too_many(response: ResponseReturnValue, verdict: Verdict) -> Response:
@@ -287,7 +291,7 @@ def json_refusal(name: str, verdict: Verdict) -> Response:
 def page_refusal(name: str, verdict: Verdict) -> Response:
     """A page with the message alone, for requests that have no form to show it on."""
     page = render_template(
-        "invitations/rate_limited.html", title=TITLE, message=message(name, verdict)
+        "invitations/rate_limited.html", title=str(TITLE), message=message(name, verdict)
     )
     return too_many(page, verdict)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -18,53 +19,67 @@ MAX_USES_LIMIT = 1000
 
 class CreateInvitationForm(FlaskForm):
     role = RadioField(
-        "Rôle donné par l'invitation",
+        _l("Rôle donné par l'invitation"),
         choices=[
-            SelectChoice(ParticipantRole.PARTICIPANT.value, "Participant"),
+            SelectChoice(ParticipantRole.PARTICIPANT.value, _l("Participant")),
             SelectChoice(
-                ParticipantRole.MODERATOR.value, "Modérateur (entre sans attendre et gère la salle)"
+                ParticipantRole.MODERATOR.value,
+                _l("Modérateur (entre sans attendre et gère la salle)"),
             ),
         ],
         default=ParticipantRole.PARTICIPANT.value,
-        validators=[InputRequired(message="Choisissez le rôle donné par l'invitation.")],
+        validators=[InputRequired(message=_l("Choisissez le rôle donné par l'invitation."))],
     )
     label = StringField(
-        "Pour qui (note visible des seuls modérateurs)",
+        _l("Pour qui (note visible des seuls modérateurs)"),
         filters=[strip],
         validators=[
             Optional(),
             Length(
                 max=INVITATION_LABEL_MAX_LENGTH,
-                message=f"La note ne peut pas dépasser {INVITATION_LABEL_MAX_LENGTH} caractères.",
+                message=_l(
+                    "La note ne peut pas dépasser %(max)s caractères.",
+                    max=INVITATION_LABEL_MAX_LENGTH,
+                ),
             ),
         ],
-        description="Facultatif. Par exemple : « Intervenants de la DGALN ».",
+        description=_l("Facultatif. Par exemple : « Intervenants de la DGALN »."),
     )
     expires_at = ParisDateTimeField(
-        "Valable jusqu'au (heure de Paris)", description="Facultatif : sans date, pas d'expiration."
+        _l("Valable jusqu'au (heure de Paris)"),
+        description=_l("Facultatif : sans date, pas d'expiration."),
     )
     max_uses = WholeNumberField(
-        "Nombre d'utilisations",
-        description=f"Facultatif : sans nombre, pas de limite (au plus {MAX_USES_LIMIT}).",
+        _l("Nombre d'utilisations"),
+        description=_l(
+            "Facultatif : sans nombre, pas de limite (au plus %(max)s).", max=MAX_USES_LIMIT
+        ),
         validators=[
             Optional(),
-            Between(1, MAX_USES_LIMIT, f"Indiquez un nombre entre 1 et {MAX_USES_LIMIT}."),
+            Between(
+                1,
+                MAX_USES_LIMIT,
+                _l("Indiquez un nombre entre 1 et %(max)s.", max=MAX_USES_LIMIT),
+            ),
         ],
     )
 
 
 class GuestNameForm(FlaskForm):
     display_name = StringField(
-        "Votre nom, tel que les autres participants le verront",
+        _l("Votre nom, tel que les autres participants le verront"),
         filters=[strip],
         validators=[
-            DataRequired(message="Indiquez votre nom."),
+            DataRequired(message=_l("Indiquez votre nom.")),
             Length(
                 min=GUEST_NAME_MIN_LENGTH,
                 max=DISPLAY_NAME_MAX_LENGTH,
-                message=f"Votre nom doit compter entre {GUEST_NAME_MIN_LENGTH} et "
-                f"{DISPLAY_NAME_MAX_LENGTH} caractères.",
+                message=_l(
+                    "Votre nom doit compter entre %(min)s et %(max)s caractères.",
+                    min=GUEST_NAME_MIN_LENGTH,
+                    max=DISPLAY_NAME_MAX_LENGTH,
+                ),
             ),
         ],
-        description="Par exemple : « Claire Dubois (préfecture du Rhône) ».",
+        description=_l("Par exemple : « Claire Dubois (préfecture du Rhône) »."),
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 
 from portal.audit.models import AuditAction
@@ -17,7 +19,10 @@ from portal.users.models import User
 
 logger = logging.getLogger(__name__)
 
-ROLE_LABELS = {ParticipantRole.PARTICIPANT: "participant", ParticipantRole.MODERATOR: "modérateur"}
+ROLE_LABELS = {
+    ParticipantRole.PARTICIPANT: _l("participant"),
+    ParticipantRole.MODERATOR: _l("modérateur"),
+}
 
 
 class InvitationUnusable(Exception):
@@ -129,25 +134,27 @@ def invitations_of(room: Room) -> list[Invitation]:
 
 
 def invitation_text(room: Room, link: str, role: ParticipantRole) -> str:
-    """The French text a moderator pastes into an e-mail or a calendar invitation."""
-    lines = [
-        "Bonjour,",
-        "",
-        f"Vous êtes invité(e) à la réunion « {room.name} »"
-        + (" en tant que modérateur." if role is ParticipantRole.MODERATOR else "."),
-    ]
+    """The text a moderator pastes into an e-mail or a calendar invitation, in the moderator's
+    language."""
+    if role is ParticipantRole.MODERATOR:
+        invited = _(
+            "Vous êtes invité(e) à la réunion « %(name)s » en tant que modérateur.", name=room.name
+        )
+    else:
+        invited = _("Vous êtes invité(e) à la réunion « %(name)s ».", name=room.name)
+    lines = [_("Bonjour,"), "", invited]
     schedule = schedule_of(room)
     if schedule is not None:
         minutes = int(ENTRY_MARGIN.total_seconds() // 60)
         lines += [
-            f"Elle aura lieu {schedule.describe()}.",
-            f"La salle est ouverte {minutes} minutes avant le début.",
+            _("Elle aura lieu %(when)s.", when=schedule.describe()),
+            _("La salle est ouverte %(minutes)s minutes avant le début.", minutes=minutes),
         ]
     lines += [
         "",
-        "Pour la rejoindre depuis votre navigateur, sans logiciel à installer, ouvrez ce lien :",
+        _("Pour la rejoindre depuis votre navigateur, sans logiciel à installer, ouvrez ce lien :"),
         link,
         "",
-        "Ce lien vous est personnel : ne le transférez pas.",
+        _("Ce lien vous est personnel : ne le transférez pas."),
     ]
     return "\n".join(lines)

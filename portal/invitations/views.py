@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -24,11 +26,11 @@ logger = logging.getLogger(__name__)
 
 NEW_INVITATION_KEY = "new_invitation"  # shown once after creation, then dropped
 UNUSABLE_MESSAGES = {
-    "revoked": "Cette invitation a été annulée par l'organisateur de la réunion.",
-    "expired": "Cette invitation a expiré.",
-    "used_up": "Cette invitation a déjà été utilisée le nombre de fois prévu.",
+    "revoked": _l("Cette invitation a été annulée par l'organisateur de la réunion."),
+    "expired": _l("Cette invitation a expiré."),
+    "used_up": _l("Cette invitation a déjà été utilisée le nombre de fois prévu."),
 }
-ASK_AGAIN = "Demandez une nouvelle invitation à la personne qui vous l'a envoyée."
+ASK_AGAIN = _l("Demandez une nouvelle invitation à la personne qui vous l'a envoyée.")
 
 
 def invitation_link(token: str) -> str:
@@ -39,8 +41,8 @@ def _unusable(invitation: Invitation, reason: str):
     return render_template(
         "invitations/unusable.html",
         room=invitation.room,
-        message=UNUSABLE_MESSAGES[reason],
-        advice=ASK_AGAIN,
+        message=str(UNUSABLE_MESSAGES[reason]),  # str(): escaped like any text
+        advice=str(ASK_AGAIN),
     ), 410
 
 
@@ -111,7 +113,7 @@ def manage(visitor):
     room = visitor.room
     form = CreateInvitationForm()
     if form.validate_on_submit():
-        _, token = operations.create_invitation(
+        _invitation, token = operations.create_invitation(
             room,
             created_by=visitor.user,
             role=ParticipantRole(form.role.data),
@@ -125,7 +127,7 @@ def manage(visitor):
             "link": link,
             "text": operations.invitation_text(room, link, ParticipantRole(form.role.data)),
         }
-        flash("L'invitation est créée. Copiez son lien maintenant : il ne sera plus affiché.")
+        flash(_("L'invitation est créée. Copiez son lien maintenant : il ne sera plus affiché."))
         return redirect(url_for("invitations.manage", slug=room.slug))
     new = session.pop(NEW_INVITATION_KEY, None)
     if new is not None and new.get("room") != room.slug:
@@ -152,5 +154,5 @@ def revoke(visitor, public_id: str):
     if invitation is None:
         abort(404)
     operations.revoke(invitation, actor=visitor.user, now=current_time())
-    flash("L'invitation est annulée : son lien ne fonctionne plus.", "success")
+    flash(_("L'invitation est annulée : son lien ne fonctionne plus."), "success")
     return redirect(url_for("invitations.manage", slug=room.slug))

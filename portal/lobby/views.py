@@ -7,6 +7,8 @@ import logging
 
 import redis
 from flask import current_app, jsonify, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from portal.core import ratelimit, services
 from portal.lobby import operations
@@ -17,7 +19,7 @@ from portal.rooms.schedule import current_time
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE = "La salle d'attente est momentanément indisponible. Réessayez dans un instant."
+UNAVAILABLE = _l("La salle d'attente est momentanément indisponible. Réessayez dans un instant.")
 
 
 def lobby_service() -> Lobby:
@@ -112,7 +114,7 @@ def _decide(visitor: Visitor, waiting_id: str, decision: str):
         return _unavailable()
     if entry is None:
         return jsonify(
-            error="not_waiting", message="Cette personne n'est plus dans la salle d'attente."
+            error="not_waiting", message=_("Cette personne n'est plus dans la salle d'attente.")
         ), 404
     return jsonify(ok=True)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 WINDOW_SECONDS = 3600
 TICK_SECONDS = 900  # an x-axis tick every 15 min
 GAP_SECONDS = 30.0  # samples come every 10 s: further apart, the worker was away
@@ -109,13 +111,15 @@ def segments_of(history: Iterable[Sequence[float]], now: float) -> list[list[str
 
 
 def percent(fraction: float) -> str:
-    return f"{round(fraction * 100)} %"
+    return _("%(percent)s %%", percent=round(fraction * 100))
 
 
 def x_ticks(now: float) -> list[Tick]:
     ticks = []
     for offset in range(WINDOW_SECONDS, -1, -TICK_SECONDS):
-        label = f"{MINUS}{offset // 60} min" if offset else "maintenant"
+        label = (
+            _("%(minutes)s min", minutes=f"{MINUS}{offset // 60}") if offset else _("maintenant")
+        )
         ticks.append(Tick(round(x_of(now - offset, now), 1), label))
     return ticks
 
@@ -129,18 +133,25 @@ def build_chart(
         colour, dash = style_of(index)
         series.append(Series(worker_id, colour, dash, segments_of(history, now)))
     count = len(series)
-    servers = "aucun serveur média" if not count else f"{count} serveur(s) média"
-    label = (
-        f"Graphique : charge processeur de {servers} sur la dernière heure, "
-        f"de 0 à 100 % d'un cœur, une ligne par serveur ; ligne pointillée grise : "
-        f"seuil d'ajout d'un serveur ({percent(high_water)}). "
-        "Les valeurs sont détaillées dans le tableau « Charge sur la dernière heure »."
+    if count:
+        servers = _("%(count)s serveur(s) média", count=count)
+    else:
+        servers = _("aucun serveur média")
+    label = _(
+        "Graphique : charge processeur de %(servers)s sur la dernière heure, de 0 à 100 %% d'un "
+        "cœur, une ligne par serveur ; ligne pointillée grise : seuil d'ajout d'un serveur "
+        "(%(threshold)s). Les valeurs sont détaillées dans le tableau « Charge sur la dernière "
+        "heure ».",
+        servers=servers,
+        threshold=percent(high_water),
     )
     return Chart(
         series=series,
         x_ticks=x_ticks(now),
         y_ticks=[Tick(round(y_of(cpu), 1), percent(cpu)) for cpu in (0.0, 0.5, 1.0)],
-        high_water=Tick(round(y_of(high_water), 1), f"seuil {percent(high_water)}"),
+        high_water=Tick(
+            round(y_of(high_water), 1), _("seuil %(threshold)s", threshold=percent(high_water))
+        ),
         label=label,
     )
 

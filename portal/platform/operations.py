@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.admin.operations import POLICY_FIELDS, check_policy, policy_of
@@ -49,15 +50,20 @@ def update_tenant(actor: User, tenant: Tenant, values: dict[str, Any]) -> list[A
     identity fields (tenant.updated), one for the policy (tenant.policy_updated)."""
     slug = (values.get("slug") or tenant.slug).strip().lower()
     if not TENANT_SLUG_PATTERN.match(slug):
-        raise TenantConfigurationError("Identifiant de ministère invalide.")
+        raise TenantConfigurationError(_("Identifiant de ministère invalide."))
     if slug != tenant.slug and db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)):
-        raise TenantConfigurationError(f"Un ministère porte déjà l'identifiant {slug!r}.")
+        raise TenantConfigurationError(
+            _("Un ministère porte déjà l'identifiant %(slug)s.", slug=repr(slug))
+        )
     typed = values.get("allowed_email_domains", tenant.allowed_email_domains) or []
     domains = sorted({normalize_domain(domain) for domain in typed})
     taken = domains_taken(domains, except_tenant=tenant)
     if taken:
         raise TenantConfigurationError(
-            "Domaine(s) déjà attribué(s) à un autre ministère : " + ", ".join(taken) + "."
+            _(
+                "Domaine(s) déjà attribué(s) à un autre ministère : %(domains)s.",
+                domains=", ".join(taken),
+            )
         )
     before_identity = {
         "name": tenant.name,

@@ -1,5 +1,5 @@
 """ "Vérifier la configuration": fetch an identity provider's discovery document and its keys and
-say, in French, what would stop sign-in from working.
+say, in the administrator's language, what would stop sign-in from working.
 
 Only platform administrators can trigger it (it makes the portal fetch an address they typed);
 requests are bounded by a short timeout and never carry credentials.
@@ -12,15 +12,20 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import requests
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 logger = logging.getLogger(__name__)
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 DEFAULT_TIMEOUT_SECONDS = 5.0
 REQUIRED_ENDPOINTS = (
-    ("authorization_endpoint", "l'adresse d'autorisation"),
-    ("token_endpoint", "l'adresse de délivrance des jetons"),
-    ("jwks_uri", "l'adresse des clés de signature"),
+    ("authorization_endpoint", _l("Le document ne donne pas l'adresse d'autorisation (%(key)s).")),
+    (
+        "token_endpoint",
+        _l("Le document ne donne pas l'adresse de délivrance des jetons (%(key)s)."),
+    ),
+    ("jwks_uri", _l("Le document ne donne pas l'adresse des clés de signature (%(key)s).")),
 )
 
 Level = Literal["error", "warning", "ok"]
@@ -43,33 +48,63 @@ class _Unusable(Exception):
 
 
 def _fetch_json(url: str, what: str, timeout: float) -> Any:
-    """GET `url` and parse it as JSON; _Unusable with a French finding on any failure."""
+    """GET `url` and parse it as JSON; _Unusable with a finding on any failure. `what` names
+    the document, as the subject of the finding's sentence."""
     try:
         response = requests.get(
             url, timeout=timeout, headers={"Accept": "application/json"}, allow_redirects=False
         )
     except requests.Timeout:
         raise _Unusable(
-            Finding("error", f"{what} ne répond pas dans le délai de {timeout:g} s ({url}).")
+            Finding(
+                "error",
+                _(
+                    "%(what)s ne répond pas dans le délai de %(timeout)s s (%(url)s).",
+                    what=what,
+                    timeout=f"{timeout:g}",
+                    url=url,
+                ),
+            )
         ) from None
     except requests.ConnectionError:
         raise _Unusable(
-            Finding("error", f"{what} est injoignable : connexion impossible à {url}.")
+            Finding(
+                "error",
+                _("%(what)s est injoignable : connexion impossible à %(url)s.", what=what, url=url),
+            )
         ) from None
     except requests.RequestException as exc:
-        raise _Unusable(Finding("error", f"{what} n'a pas pu être lu ({url}) : {exc}.")) from None
+        raise _Unusable(
+            Finding(
+                "error",
+                _(
+                    "%(what)s n'a pas pu être lu (%(url)s) : %(error)s.",
+                    what=what,
+                    url=url,
+                    error=exc,
+                ),
+            )
+        ) from None
     if response.status_code != 200:
         raise _Unusable(
             Finding(
                 "error",
-                f"{what} répond avec le code HTTP {response.status_code} au lieu de 200 ({url}).",
+                _(
+                    "%(what)s répond avec le code HTTP %(status)s au lieu de 200 (%(url)s).",
+                    what=what,
+                    status=response.status_code,
+                    url=url,
+                ),
             )
         )
     try:
         return response.json()
     except ValueError:
         raise _Unusable(
-            Finding("error", f"{what} n'est pas un document JSON valide ({url}).")
+            Finding(
+                "error",
+                _("%(what)s n'est pas un document JSON valide (%(url)s).", what=what, url=url),
+            )
         ) from None
 
 
@@ -82,12 +117,12 @@ def check_provider(
     issuer = (issuer or "").strip()
     discovery_url = issuer.rstrip("/") + DISCOVERY_PATH
     try:
-        document = _fetch_json(discovery_url, "Le document de découverte", timeout)
+        document = _fetch_json(discovery_url, _("Le document de découverte"), timeout)
     except _Unusable as unusable:
         logger.info("provider check of %s: %s", issuer, unusable.finding.message)
         return [unusable.finding]
     if not isinstance(document, dict):
-        return [Finding("error", "Le document de découverte n'est pas un objet JSON.")]
+        return [Finding("error", _("Le document de découverte n'est pas un objet JSON."))]
 
     announced = document.get("issuer")
     if announced != issuer:
@@ -95,24 +130,32 @@ def check_provider(
             findings.append(
                 Finding(
                     "error",
-                    f"L'émetteur annoncé « {announced} » ne correspond pas exactement à "
-                    f"l'émetteur configuré « {issuer} » (barre oblique finale) : les jetons "
-                    "seraient refusés.",
+                    _(
+                        "L'émetteur annoncé « %(announced)s » ne correspond pas exactement à "
+                        "l'émetteur configuré « %(issuer)s » (barre oblique finale) : les jetons "
+                        "seraient refusés.",
+                        announced=announced,
+                        issuer=issuer,
+                    ),
                 )
             )
         else:
             findings.append(
                 Finding(
                     "error",
-                    f"L'émetteur annoncé « {announced or '(aucun)'} » diffère de l'émetteur "
-                    f"configuré « {issuer} » : les jetons seraient refusés.",
+                    _(
+                        "L'émetteur annoncé « %(announced)s » diffère de l'émetteur configuré "
+                        "« %(issuer)s » : les jetons seraient refusés.",
+                        announced=announced or _("(aucun)"),
+                        issuer=issuer,
+                    ),
                 )
             )
 
-    for key, label in REQUIRED_ENDPOINTS:
+    for key, message in REQUIRED_ENDPOINTS:
         value = document.get(key)
         if not isinstance(value, str) or not value:
-            findings.append(Finding("error", f"Le document ne donne pas {label} ({key})."))
+            findings.append(Finding("error", str(message) % {"key": key}))
 
     jwks_uri = document.get("jwks_uri")
     if isinstance(jwks_uri, str) and jwks_uri:
@@ -123,8 +166,10 @@ def check_provider(
         findings.append(
             Finding(
                 "error",
-                "Le fournisseur n'annonce pas la méthode PKCE « S256 » "
-                "(code_challenge_methods_supported).",
+                _(
+                    "Le fournisseur n'annonce pas la méthode PKCE « S256 » "
+                    "(code_challenge_methods_supported)."
+                ),
             )
         )
 
@@ -133,8 +178,10 @@ def check_provider(
         findings.append(
             Finding(
                 "error",
-                "Le fournisseur n'annonce pas le type de réponse « code » "
-                "(response_types_supported).",
+                _(
+                    "Le fournisseur n'annonce pas le type de réponse « code » "
+                    "(response_types_supported)."
+                ),
             )
         )
 
@@ -146,22 +193,25 @@ def check_provider(
             findings.append(
                 Finding(
                     "error",
-                    "Scopes demandés que le fournisseur ne prend pas en charge : "
-                    + ", ".join(missing)
-                    + ".",
+                    _(
+                        "Scopes demandés que le fournisseur ne prend pas en charge : %(scopes)s.",
+                        scopes=", ".join(missing),
+                    ),
                 )
             )
     else:
         findings.append(
             Finding(
                 "warning",
-                "Le fournisseur ne publie pas la liste de ses scopes (scopes_supported) : "
-                "les scopes demandés n'ont pas pu être vérifiés.",
+                _(
+                    "Le fournisseur ne publie pas la liste de ses scopes (scopes_supported) : "
+                    "les scopes demandés n'ont pas pu être vérifiés."
+                ),
             )
         )
 
     if not any(finding.level == "error" for finding in findings):
-        findings.insert(0, Finding("ok", "La configuration du fournisseur est correcte."))
+        findings.insert(0, Finding("ok", _("La configuration du fournisseur est correcte.")))
     logger.info(
         "provider check of %s: %d error(s)", issuer, sum(f.level == "error" for f in findings)
     )
@@ -170,7 +220,7 @@ def check_provider(
 
 def _check_jwks(jwks_uri: str, timeout: float) -> list[Finding]:
     try:
-        jwks = _fetch_json(jwks_uri, "Le jeu de clés de signature (JWKS)", timeout)
+        jwks = _fetch_json(jwks_uri, _("Le jeu de clés de signature (JWKS)"), timeout)
     except _Unusable as unusable:
         return [unusable.finding]
     keys = jwks.get("keys") if isinstance(jwks, dict) else None
@@ -178,8 +228,10 @@ def _check_jwks(jwks_uri: str, timeout: float) -> list[Finding]:
         return [
             Finding(
                 "error",
-                "Le jeu de clés de signature (JWKS) est vide : aucune signature de jeton ne "
-                "pourrait être vérifiée.",
+                _(
+                    "Le jeu de clés de signature (JWKS) est vide : aucune signature de jeton ne "
+                    "pourrait être vérifiée."
+                ),
             )
         ]
     return []

@@ -15,6 +15,7 @@ from functools import wraps
 
 import redis
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -22,12 +23,13 @@ from wtforms.fields.choices import SelectChoice
 from portal.admin.operations import POLICY_FIELDS
 from portal.core import services
 from portal.core.access import get_or_404, platform_admin_required
+from portal.core.errors import N_
 from portal.extensions import db
 from portal.media.load import pool_load
 from portal.media.pool_status import WorkerStatus, pool_status
 from portal.platform import operations
 from portal.platform.forms import (
-    CLAIM_LABELS,
+    CLAIM_FIELD_LABELS,
     FEDERATION,
     ConfirmForm,
     FederationRuleForm,
@@ -129,7 +131,7 @@ def create_tenant():
             db.session.rollback()
             form.form_errors.append(str(exc))
         else:
-            flash(f"Le ministère « {tenant.name} » est créé.", "success")
+            flash(_("Le ministère « %(name)s » est créé.", name=tenant.name), "success")
             return redirect(url_for("platform.edit_tenant", public_id=tenant.public_id))
     status = 400 if form.is_submitted() else 200
     return render_template(
@@ -149,7 +151,10 @@ def edit_tenant(tenant: Tenant):
             db.session.rollback()
             form.form_errors.append(str(exc))
         else:
-            flash("Le ministère est enregistré." if events else "Aucune modification.", "success")
+            flash(
+                _("Le ministère est enregistré.") if events else _("Aucune modification."),
+                "success",
+            )
             return redirect(url_for("platform.edit_tenant", public_id=tenant.public_id))
     status = 400 if form.is_submitted() else 200
     rules = db.session.scalars(
@@ -180,7 +185,7 @@ def render_provider(form, provider, *, findings=None, rule_form=None, status=200
         "platform/provider_form.html",
         form=form,
         provider=provider,
-        claim_fields=[f"claim_{claim}" for claim in CLAIM_LABELS],
+        claim_fields=[f"claim_{claim}" for claim in CLAIM_FIELD_LABELS],
         findings=findings,
         rule_form=rule_form or new_rule_form(),
         confirm_form=ConfirmForm(),
@@ -197,14 +202,14 @@ def new_rule_form() -> FederationRuleForm:
 def create_provider():
     form = ProviderForm()
     form.tenant.choices = [
-        SelectChoice(FEDERATION, "Fédération (plusieurs ministères)"),
+        SelectChoice(FEDERATION, _("Fédération (plusieurs ministères)")),
         *tenant_choices(),
     ]
     if not form.is_submitted() and request.args.get("ministere"):
         form.tenant.data = request.args["ministere"]
     valid = form.validate_on_submit()
     if form.is_submitted() and not form.client_secret.data:
-        form.client_secret.errors = [*form.client_secret.errors, "Indiquez le secret client."]
+        form.client_secret.errors = [*form.client_secret.errors, _("Indiquez le secret client.")]
         valid = False
     if valid:
         tenant = None
@@ -227,7 +232,7 @@ def create_provider():
             db.session.rollback()
             form.form_errors.append(str(exc))
         else:
-            flash(f"Le fournisseur « {provider.name} » est ajouté.", "success")
+            flash(_("Le fournisseur « %(name)s » est ajouté.", name=provider.name), "success")
             return redirect(url_for("platform.edit_provider", public_id=provider.public_id))
     status = 400 if form.is_submitted() else 200
     return render_provider(form, None, status=status)
@@ -267,7 +272,7 @@ def edit_provider(provider: IdentityProvider):
             db.session.rollback()
             form.form_errors.append(str(exc))
         else:
-            flash("Le fournisseur est enregistré.", "success")
+            flash(_("Le fournisseur est enregistré."), "success")
             return redirect(url_for("platform.edit_provider", public_id=provider.public_id))
     return render_provider(form, provider, status=400 if form.is_submitted() else 200)
 
@@ -293,7 +298,7 @@ def add_rule(provider: IdentityProvider):
             db.session.rollback()
             rule_form.value.errors.append(str(exc))
         else:
-            flash("La règle est ajoutée.", "success")
+            flash(_("La règle est ajoutée."), "success")
             return redirect(url_for("platform.edit_provider", public_id=provider.public_id))
     return render_provider(
         edit_form(provider, from_request=False), provider, rule_form=rule_form, status=400
@@ -304,13 +309,14 @@ def add_rule(provider: IdentityProvider):
 def remove_rule(provider: IdentityProvider, rule_id: int):
     rule = get_or_404(FederationRule, id=rule_id, provider_id=provider.id)
     operations.remove_federation_rule(current_user, rule)
-    flash("La règle est supprimée.", "success")
+    flash(_("La règle est supprimée."), "success")
     return redirect(url_for("platform.edit_provider", public_id=provider.public_id))
 
 
 # --- Media servers (the SFU pool) ------------------------------------------------------------
 
-REDIS_UNAVAILABLE = "Impossible de lire l'état des serveurs média (Redis injoignable)."
+# Translated when shown (N_ marks it for extraction only).
+REDIS_UNAVAILABLE = N_("Impossible de lire l'état des serveurs média (Redis injoignable).")
 DEFAULT_HIGH_WATER = 0.7  # the pool supervisors' default (docs/pool.md)
 
 
@@ -324,7 +330,7 @@ class HostedRoom:
 @dataclass(frozen=True)
 class WorkerView:
     status: WorkerStatus
-    state: str  # "actif", "en vidange" or "arrêté"
+    state: str  # "actif", "en vidange" or "arrêté", in the page's language
     silent_for: str  # stopped workers: how long since their last sign of life
     last_seen: datetime | None
     started_at: datetime | None
@@ -335,12 +341,14 @@ class WorkerView:
 
 
 def french_duration(seconds: float) -> str:
-    """'45 s', '12 min', '1 h 05'."""
+    """'45 s', '12 min', '1 h 05' (in English: '45 s', '12 min', '1 h 05 min')."""
     seconds = max(int(seconds), 0)
     if seconds < 60:
-        return f"{seconds} s"
+        return _("%(seconds)s s", seconds=seconds)
     minutes = seconds // 60
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d}"
+    if minutes < 60:
+        return _("%(minutes)s min", minutes=minutes)
+    return _("%(hours)s h %(minutes)s", hours=minutes // 60, minutes=f"{minutes % 60:02d}")
 
 
 def as_datetime(timestamp: float | None) -> datetime | None:
@@ -361,7 +369,12 @@ def room_names(slugs: set[str]) -> dict[str, tuple[str, str]]:
 
 def worker_view(worker: WorkerStatus, index: int, names: dict, now: float) -> WorkerView:
     colour, dash = style_of(index)
-    state = "arrêté" if not worker.alive else "en vidange" if worker.draining else "actif"
+    if not worker.alive:
+        state = _("arrêté")
+    elif worker.draining:
+        state = _("en vidange")
+    else:
+        state = _("actif")
     silent_for = ""
     if not worker.alive:
         silent_for = french_duration(now - worker.last_seen) if worker.last_seen else "—"
@@ -397,7 +410,7 @@ def media_pool():
             current_user.public_id,
             exc_info=True,
         )
-        return render_template("platform/media_pool.html", now=now, error=REDIS_UNAVAILABLE)
+        return render_template("platform/media_pool.html", now=now, error=_(REDIS_UNAVAILABLE))
     names = room_names({room.slug for worker in workers for room in worker.rooms})
     views = [worker_view(w, i, names, now.timestamp()) for i, w in enumerate(workers)]
     alive = [worker for worker in workers if worker.alive]

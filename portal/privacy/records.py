@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
 from portal.tenants.models import DEFAULT_RETENTION_DAYS
 
 DEFAULT_PLATFORM_AUDIT_RETENTION_DAYS = 365
@@ -31,9 +34,15 @@ class Period(enum.StrEnum):
     ACCOUNT_INACTIVITY = "account_inactivity"  # the ACCOUNT_INACTIVITY_DAYS setting
 
 
+def N_(text: str) -> str:  # noqa: N802 - the gettext convention
+    """Mark `text` for translation without translating it: the kinds keep their French texts
+    (the message ids) and the privacy page translates them when it shows them."""
+    return text
+
+
 @dataclass(frozen=True)
 class RecordKind:
-    """One kind of record, as the privacy page describes it (in French)."""
+    """One kind of record, as the privacy page describes it (in French: the message ids)."""
 
     key: str
     title: str  # what people call it
@@ -41,7 +50,7 @@ class RecordKind:
     purpose: str  # why it is kept
     # Purged by `flask retention purge` after this period; None: something else deletes it.
     period: Period | None
-    # How long it is kept: with a period, "{period}" stands for the number of days
+    # How long it is kept: with a period, "%(period)s" stands for the number of days
     # ("90 jours"); without one, the whole answer.
     kept: str
 
@@ -52,149 +61,151 @@ class RecordKind:
 
 ACCOUNTS = RecordKind(
     key="accounts",
-    title="Comptes des agents",
-    contents=(
+    title=N_("Comptes des agents"),
+    contents=N_(
         "Adresse électronique, nom, ministère et rôle donnés par votre fournisseur d'identité ; "
         "votre identifiant chez ce fournisseur ; date de création du compte et date de la "
         "dernière connexion (une seule date, remplacée à chaque connexion)."
     ),
-    purpose=(
+    purpose=N_(
         "Vous reconnaître quand vous vous connectez, vous rattacher à votre ministère, "
         "afficher votre nom en réunion et vous laisser gérer vos salles."
     ),
     period=Period.ACCOUNT_INACTIVITY,
-    kept=(
-        "Tant que vous vous connectez ; après {period} sans connexion, le compte est supprimé "
+    kept=N_(
+        "Tant que vous vous connectez ; après %(period)s sans connexion, le compte est supprimé "
         "avec ses salles et leurs invitations."
     ),
 )
 INVITATIONS = RecordKind(
     key="invitations",
-    title="Invitations",
-    contents=(
+    title=N_("Invitations"),
+    contents=N_(
         "La note du modérateur sur la personne invitée, le rôle donné, le nombre d'utilisations, "
         "les dates d'expiration et de révocation. Le lien lui-même n'est jamais conservé, "
         "seulement son empreinte."
     ),
-    purpose=(
+    purpose=N_(
         "Laisser entrer les personnes invitées et permettre aux modérateurs de révoquer un lien."
     ),
     period=Period.TENANT,
-    kept=(
-        "Tant que l'invitation est utilisable, puis {period} après son expiration, sa "
+    kept=N_(
+        "Tant que l'invitation est utilisable, puis %(period)s après son expiration, sa "
         "révocation ou sa dernière utilisation possible."
     ),
 )
 MEETING_RECORDS = RecordKind(
     key="meeting_records",
-    title="Relevés de réunions",
-    contents=(
+    title=N_("Relevés de réunions"),
+    contents=N_(
         "La salle, les heures de début et de fin, le nombre maximal de participants ; pour "
         "chaque participation, un identifiant tiré au hasard et les heures d'arrivée et de "
         "départ. Jamais de nom ni de compte."
     ),
-    purpose="Les chiffres d'utilisation du service présentés aux administrateurs du ministère.",
+    purpose=N_("Les chiffres d'utilisation du service présentés aux administrateurs du ministère."),
     period=Period.TENANT,
-    kept="{period} après la fin de la réunion.",
+    kept=N_("%(period)s après la fin de la réunion."),
 )
 AUDIT_LOG = RecordKind(
     key="audit_log",
-    title="Journal d'administration du ministère",
-    contents=(
+    title=N_("Journal d'administration du ministère"),
+    contents=N_(
         "Qui a agi (adresse électronique à la date de l'action), sur quoi et ce qui a changé : "
         "réglages, invitations, rôles, décisions de la salle d'attente (avec le nom donné par "
         "l'invité), exclusions. Jamais de secret."
     ),
-    purpose="Retracer les actions d'administration et de modération (sécurité, responsabilité).",
+    purpose=N_(
+        "Retracer les actions d'administration et de modération (sécurité, responsabilité)."
+    ),
     period=Period.TENANT,
-    kept="{period} après l'action.",
+    kept=N_("%(period)s après l'action."),
 )
 PLATFORM_AUDIT_LOG = RecordKind(
     key="platform_audit_log",
-    title="Journal d'administration de la plateforme",
-    contents=(
+    title=N_("Journal d'administration de la plateforme"),
+    contents=N_(
         "Les actions des administrateurs de la plateforme qui ne concernent aucun ministère "
         "en particulier (fournisseurs d'identité partagés) : qui, quoi, ce qui a changé."
     ),
-    purpose="Retracer les actions d'administration de la plateforme.",
+    purpose=N_("Retracer les actions d'administration de la plateforme."),
     period=Period.PLATFORM_AUDIT,
-    kept="{period} après l'action.",
+    kept=N_("%(period)s après l'action."),
 )
 ROOMS = RecordKind(
     key="rooms",
-    title="Salles",
-    contents="Le nom donné à la salle, son propriétaire et ses co-modérateurs, ses réglages.",
-    purpose="Retrouver vos salles, leurs liens et leurs réglages d'une réunion à l'autre.",
+    title=N_("Salles"),
+    contents=N_("Le nom donné à la salle, son propriétaire et ses co-modérateurs, ses réglages."),
+    purpose=N_("Retrouver vos salles, leurs liens et leurs réglages d'une réunion à l'autre."),
     period=None,
-    kept="Tant que le compte de son propriétaire existe ; supprimée avec lui.",
+    kept=N_("Tant que le compte de son propriétaire existe ; supprimée avec lui."),
 )
 LOBBY = RecordKind(
     key="lobby",
-    title="Salle d'attente",
-    contents=(
+    title=N_("Salle d'attente"),
+    contents=N_(
         "Le nom que la personne invitée a saisi et son heure d'arrivée ; la décision du modérateur."
     ),
-    purpose="Permettre aux modérateurs d'admettre ou de refuser les personnes qui attendent.",
+    purpose=N_("Permettre aux modérateurs d'admettre ou de refuser les personnes qui attendent."),
     period=None,
-    kept=(
+    kept=N_(
         "12 heures au plus (une personne qui ne se manifeste plus sort de la liste après "
         "20 secondes) ; la décision, 10 minutes."
     ),
 )
 LIVE_EVENTS = RecordKind(
     key="live_events",
-    title="Événements techniques des réunions",
-    contents=(
+    title=N_("Événements techniques des réunions"),
+    contents=N_(
         "Arrivées et départs (salle, identifiant de participation tiré au hasard, heure) et "
         "actions des modérateurs (identifiant de compte ou d'invité)."
     ),
-    purpose="Établir les relevés de réunions et le journal d'administration.",
+    purpose=N_("Établir les relevés de réunions et le journal d'administration."),
     period=None,
-    kept=(
+    kept=N_(
         "Les 100 000 derniers événements environ, soit quelques jours sur une plateforme chargée."
     ),
 )
 RATE_LIMITS = RecordKind(
     key="rate_limits",
-    title="Compteurs anti-abus",
-    contents=(
+    title=N_("Compteurs anti-abus"),
+    contents=N_(
         "Le nombre de tentatives (connexion, salle d'attente, liens d'invitation, création de "
         "salles) rattaché à une empreinte chiffrée de votre adresse IP ou de votre compte, "
         "jamais à l'adresse elle-même."
     ),
-    purpose="Protéger le service contre les essais répétés et les robots.",
+    purpose=N_("Protéger le service contre les essais répétés et les robots."),
     period=None,
-    kept="La durée de la fenêtre de comptage : une heure au plus.",
+    kept=N_("La durée de la fenêtre de comptage : une heure au plus."),
 )
 SESSION = RecordKind(
     key="session",
-    title="Cookie de session",
-    contents=(
+    title=N_("Cookie de session"),
+    contents=N_(
         "L'identifiant de votre compte, ou votre nom et votre salle si vous êtes invité. "
         "C'est le seul cookie : aucun cookie de mesure d'audience ni de publicité."
     ),
-    purpose="Rester connecté d'une page à l'autre.",
+    purpose=N_("Rester connecté d'une page à l'autre."),
     period=None,
-    kept="Jusqu'à la déconnexion ou la fermeture du navigateur.",
+    kept=N_("Jusqu'à la déconnexion ou la fermeture du navigateur."),
 )
 SERVER_LOGS = RecordKind(
     key="server_logs",
-    title="Journaux techniques des serveurs",
-    contents=(
+    title=N_("Journaux techniques des serveurs"),
+    contents=N_(
         "Adresses IP, pages demandées, identifiants de salle et de participation, adresses "
         "électroniques dans les lignes d'administration."
     ),
-    purpose="Faire fonctionner le service, diagnostiquer les pannes, détecter les abus.",
+    purpose=N_("Faire fonctionner le service, diagnostiquer les pannes, détecter les abus."),
     period=None,
-    kept="La durée de rotation des journaux fixée par l'exploitant de la plateforme.",
+    kept=N_("La durée de rotation des journaux fixée par l'exploitant de la plateforme."),
 )
 BACKUPS = RecordKind(
     key="backups",
-    title="Sauvegardes de la base de données",
-    contents="Une copie des comptes, salles, invitations, relevés et journaux ci-dessus.",
-    purpose="Restaurer le service après un incident.",
+    title=N_("Sauvegardes de la base de données"),
+    contents=N_("Une copie des comptes, salles, invitations, relevés et journaux ci-dessus."),
+    purpose=N_("Restaurer le service après un incident."),
     period=None,
-    kept=(
+    kept=N_(
         "La durée de conservation des sauvegardes fixée par l'exploitant (14 jours dans le "
         "déploiement de référence) : ce qui a été supprimé en disparaît alors."
     ),
@@ -232,23 +243,24 @@ def retention_days(
 
 
 def days_text(days: int) -> str:
-    return "1 jour" if days == 1 else f"{days} jours"
+    return ngettext("%(num)s jour", "%(num)s jours", days)
 
 
 def kept_text(
     kind: RecordKind, config: Mapping[str, Any], tenant_retention_days: int | None = None
 ) -> str:
-    """How long `kind` is kept, in French, with the same number of days the purge uses. Without
-    a tenant, a tenant's period reads as the ministry's choice with the platform's default."""
+    """How long `kind` is kept, in the request's language, with the same number of days the
+    purge uses. Without a tenant, a tenant's period reads as the ministry's choice with the
+    platform's default."""
     if not kind.purged:
-        return kind.kept
+        return _(kind.kept)
     days = retention_days(kind, config, tenant_retention_days)
     if days is None:
-        period = (
-            f"la durée choisie par chaque ministère ({days_text(DEFAULT_RETENTION_DAYS)} "
-            "par défaut)"
+        period = _(
+            "la durée choisie par chaque ministère (%(days)s par défaut)",
+            days=days_text(DEFAULT_RETENTION_DAYS),
         )
     else:
         period = days_text(days)
-    text = kind.kept.format(period=period)
+    text = _(kind.kept, period=period)
     return text[0].upper() + text[1:]

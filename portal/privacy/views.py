@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from babel.lists import format_list
 from flask import current_app, render_template
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -22,8 +25,17 @@ from portal.tenants.models import DEFAULT_RETENTION_DAYS, Tenant
 
 @dataclass(frozen=True)
 class Row:
+    """One kind of record with its texts in the request's language."""
+
     kind: RecordKind
+    title: str
+    contents: str
+    purpose: str
     kept: str
+
+    @classmethod
+    def of(cls, kind: RecordKind, kept: str) -> Row:
+        return cls(kind, _(kind.title), _(kind.contents), _(kind.purpose), kept)
 
 
 @dataclass(frozen=True)
@@ -35,7 +47,7 @@ class TenantPeriod:
 def privacy_page():
     tenant: Tenant | None = current_user.tenant if current_user.is_authenticated else None
     tenant_days = tenant.retention_days if tenant is not None else None
-    rows = [Row(kind, kept_text(kind, current_app.config, tenant_days)) for kind in RECORD_KINDS]
+    rows = [Row.of(kind, kept_text(kind, current_app.config, tenant_days)) for kind in RECORD_KINDS]
     # Without a ministry, each ministry's own period (their names are public: sign-in page).
     tenant_periods = []
     if tenant is None:
@@ -45,12 +57,15 @@ def privacy_page():
                 select(Tenant.name, Tenant.retention_days).order_by(Tenant.name)
             )
         ]
-    tenant_kinds = [kind for kind in RECORD_KINDS if kind.period is Period.TENANT]
+    tenant_kinds_text = format_list(
+        [_(kind.title).lower() for kind in RECORD_KINDS if kind.period is Period.TENANT],
+        locale=get_locale() or "fr",
+    )
     return render_template(
         "privacy/page.html",
         rows=rows,
         tenant=tenant,
         tenant_periods=tenant_periods,
-        tenant_kinds=tenant_kinds,
+        tenant_kinds_text=tenant_kinds_text,
         default_days=days_text(DEFAULT_RETENTION_DAYS),
     )

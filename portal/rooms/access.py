@@ -7,14 +7,15 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import abort
+from flask_babel import lazy_gettext as _l
 
 from portal.core.errors import error_response
 from portal.extensions import login_manager
 from portal.rooms import operations
 from portal.rooms.entry import Visitor, visitor_for
 
-MODERATORS_ONLY = "Cette page est réservée aux modérateurs de la salle."
-MANAGERS_ONLY = (
+MODERATORS_ONLY = _l("Cette page est réservée aux modérateurs de la salle.")
+MANAGERS_ONLY = _l(
     "Cette page est réservée aux modérateurs de la salle : son organisateur et ses co-modérateurs."
 )
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -28,18 +30,20 @@ def strip(value: str | None) -> str | None:
 
 class CreateRoomForm(FlaskForm):
     name = StringField(
-        "Nom de la salle",
+        _l("Nom de la salle"),
         filters=[strip],
         validators=[
-            DataRequired(message="Indiquez le nom de la salle."),
+            DataRequired(message=_l("Indiquez le nom de la salle.")),
             Length(
                 max=ROOM_NAME_MAX_LENGTH,
-                message=f"Le nom ne peut pas dépasser {ROOM_NAME_MAX_LENGTH} caractères.",
+                message=_l(
+                    "Le nom ne peut pas dépasser %(max)s caractères.", max=ROOM_NAME_MAX_LENGTH
+                ),
             ),
         ],
-        description="Par exemple : « Point hebdomadaire de l'équipe ».",
+        description=_l("Par exemple : « Point hebdomadaire de l'équipe »."),
     )
-    capacity = WholeNumberField("Nombre maximal de participants")
+    capacity = WholeNumberField(_l("Nombre maximal de participants"))
 
     @classmethod
     def for_tenant(cls, tenant: Tenant) -> CreateRoomForm:
@@ -51,36 +55,46 @@ class CreateRoomForm(FlaskForm):
             Between(
                 MIN_ROOM_CAPACITY,
                 maximum,
-                f"Indiquez un nombre de participants entre {MIN_ROOM_CAPACITY} et {maximum}.",
+                _(
+                    "Indiquez un nombre de participants entre %(min)s et %(max)s.",
+                    min=MIN_ROOM_CAPACITY,
+                    max=maximum,
+                ),
             )
         ]
-        form.capacity.description = (
-            f"Entre {MIN_ROOM_CAPACITY} et {maximum} personnes. "
-            f"{RECOMMENDED_ROOM_CAPACITY} participants au plus sont recommandés pour une bonne "
-            "qualité."
+        form.capacity.description = " ".join(
+            (
+                _("Entre %(min)s et %(max)s personnes.", min=MIN_ROOM_CAPACITY, max=maximum),
+                _(
+                    "%(count)s participants au plus sont recommandés pour une bonne qualité.",
+                    count=RECOMMENDED_ROOM_CAPACITY,
+                ),
+            )
         )
         return form
 
 
 class PreJoinForm(FlaskForm):
     display_name = StringField(
-        "Votre nom, tel que les autres participants le verront",
+        _l("Votre nom, tel que les autres participants le verront"),
         filters=[strip],
         validators=[
-            DataRequired(message="Indiquez le nom sous lequel vous apparaîtrez."),
+            DataRequired(message=_l("Indiquez le nom sous lequel vous apparaîtrez.")),
             Length(
                 max=DISPLAY_NAME_MAX_LENGTH,
-                message=f"Le nom ne peut pas dépasser {DISPLAY_NAME_MAX_LENGTH} caractères.",
+                message=_l(
+                    "Le nom ne peut pas dépasser %(max)s caractères.", max=DISPLAY_NAME_MAX_LENGTH
+                ),
             ),
         ],
     )
-    microphone = BooleanField("Micro activé en entrant", default=True)
-    camera = BooleanField("Caméra activée en entrant", default=True)
+    microphone = BooleanField(_l("Micro activé en entrant"), default=True)
+    camera = BooleanField(_l("Caméra activée en entrant"), default=True)
     # Pre-checked by the room's setting or when the SFU pool is busy (views.prejoin).
     audio_only = BooleanField(
-        "Audio seul",
+        _l("Audio seul"),
         default=False,
-        description=(
+        description=_l(
             "Vous ne recevez ni n'envoyez de vidéo : la réunion consomme bien moins de réseau. "
             "Vous pourrez changer d'avis pendant la réunion."
         ),
@@ -102,7 +116,9 @@ class ParisDateTimeField(StringField):
             self.data = paris_to_utc(datetime.strptime(raw, "%Y-%m-%dT%H:%M"))
         except ValueError as exc:
             self.data = None
-            raise ValueError("Indiquez une date et une heure valides (jj/mm/aaaa hh:mm).") from exc
+            raise ValueError(
+                _("Indiquez une date et une heure valides (jj/mm/aaaa hh:mm).")
+            ) from exc
 
     def _value(self) -> str:
         if self.raw_data:
@@ -119,39 +135,40 @@ def split_emails(text: str | None) -> list[str]:
 class RoomSettingsForm(FlaskForm):
     name = CreateRoomForm.name
     access = RadioField(
-        "Qui peut entrer",
+        _l("Qui peut entrer"),
         choices=[
             SelectChoice(
-                RoomAccess.AGENTS.value, "Les agents connectés qui ont le lien de la salle"
+                RoomAccess.AGENTS.value, _l("Les agents connectés qui ont le lien de la salle")
             ),
             SelectChoice(
-                RoomAccess.INVITED.value, "Seulement les personnes invitées et les modérateurs"
+                RoomAccess.INVITED.value, _l("Seulement les personnes invitées et les modérateurs")
             ),
         ],
         default=RoomAccess.AGENTS.value,
-        validators=[InputRequired(message="Choisissez qui peut entrer.")],
+        validators=[InputRequired(message=_l("Choisissez qui peut entrer."))],
     )
     lobby_enabled = BooleanField(
-        "Salle d'attente",
-        description="Les invités attendent qu'un modérateur les fasse entrer.",
+        _l("Salle d'attente"),
+        description=_l("Les invités attendent qu'un modérateur les fasse entrer."),
     )
-    capacity = WholeNumberField("Nombre maximal de participants")
+    capacity = WholeNumberField(_l("Nombre maximal de participants"))
     audio_only_by_default = BooleanField(
-        "Réunion audio seulement",
-        description="Les participants entrent sans vidéo, ce qui économise la bande passante.",
+        _l("Réunion audio seulement"),
+        description=_l("Les participants entrent sans vidéo, ce qui économise la bande passante."),
     )
     schedule_starts_at = ParisDateTimeField(
-        "Début (heure de Paris)",
-        description="Facultatif. La salle ouvre 5 minutes avant le début.",
+        _l("Début (heure de Paris)"),
+        description=_l("Facultatif. La salle ouvre 5 minutes avant le début."),
     )
     schedule_ends_at = ParisDateTimeField(
-        "Fin (heure de Paris)",
-        description="Une réunion programmée dure au plus 6 heures ; "
-        "la salle ferme 5 minutes après la fin.",
+        _l("Fin (heure de Paris)"),
+        description=_l(
+            "Une réunion programmée dure au plus 6 heures ; la salle ferme 5 minutes après la fin."
+        ),
     )
     co_moderators = TextAreaField(
-        "Co-modérateurs",
-        description="Adresses électroniques d'agents de votre ministère, une par ligne.",
+        _l("Co-modérateurs"),
+        description=_l("Adresses électroniques d'agents de votre ministère, une par ligne."),
     )
 
     @classmethod
@@ -176,10 +193,16 @@ class RoomSettingsForm(FlaskForm):
             Between(
                 MIN_ROOM_CAPACITY,
                 maximum,
-                f"Indiquez un nombre de participants entre {MIN_ROOM_CAPACITY} et {maximum}.",
+                _(
+                    "Indiquez un nombre de participants entre %(min)s et %(max)s.",
+                    min=MIN_ROOM_CAPACITY,
+                    max=maximum,
+                ),
             )
         ]
-        form.capacity.description = f"Entre {MIN_ROOM_CAPACITY} et {maximum} personnes."
+        form.capacity.description = _(
+            "Entre %(min)s et %(max)s personnes.", min=MIN_ROOM_CAPACITY, max=maximum
+        )
         form.max_capacity = maximum
         form.room = room
         form.moderator_users = []
@@ -192,25 +215,28 @@ class RoomSettingsForm(FlaskForm):
         if starts is None and ends is None:
             return
         if starts is None:
-            raise ValidationError("Indiquez aussi le début de la réunion, ou effacez la fin.")
+            raise ValidationError(_("Indiquez aussi le début de la réunion, ou effacez la fin."))
         if ends is None:
-            raise ValidationError("Indiquez la fin de la réunion, ou effacez le début.")
+            raise ValidationError(_("Indiquez la fin de la réunion, ou effacez le début."))
         if ends <= starts:
-            raise ValidationError("La fin doit être après le début.")
+            raise ValidationError(_("La fin doit être après le début."))
         if ends - starts > MAX_SCHEDULE_DURATION:
-            raise ValidationError("Une réunion programmée dure au plus 6 heures.")
+            raise ValidationError(_("Une réunion programmée dure au plus 6 heures."))
 
     def validate_co_moderators(self, field) -> None:
         from portal.rooms.operations import agents_by_email
 
         emails = split_emails(field.data)
         if len(emails) > MAX_CO_MODERATORS:
-            raise ValidationError(f"Indiquez au plus {MAX_CO_MODERATORS} co-modérateurs.")
+            raise ValidationError(
+                _("Indiquez au plus %(max)s co-modérateurs.", max=MAX_CO_MODERATORS)
+            )
         found, unknown = agents_by_email(self.room.tenant_id, emails)
         if unknown:
             raise ValidationError(
-                "Aucun agent actif de votre ministère n'a cette adresse : "
-                + ", ".join(unknown)
-                + "."
+                _(
+                    "Aucun agent actif de votre ministère n'a cette adresse : %(emails)s.",
+                    emails=", ".join(unknown),
+                )
             )
         self.moderator_users = found

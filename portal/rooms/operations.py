@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import redis
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.audit.models import AuditAction
@@ -20,7 +21,13 @@ from portal.media.placement import Placement
 from portal.media.turn import TurnSettings, ice_servers_for_join
 from portal.rooms.entry import Route, Visitor
 from portal.rooms.models import Room, RoomAccess, room_moderators
-from portal.rooms.schedule import MAX_SCHEDULE_DURATION, as_utc, french_moment, schedule_of
+from portal.rooms.schedule import (
+    MAX_SCHEDULE_DURATION,
+    as_utc,
+    french_date,
+    french_time,
+    schedule_of,
+)
 from portal.users.models import User
 
 logger = logging.getLogger(__name__)
@@ -181,36 +188,43 @@ def check_entry(
     if visitor.route is Route.CLOSED:
         raise JoinRefused(
             "invitation_required",
-            "Cette salle est réservée aux personnes invitées. "
-            "Demandez une invitation à l'organisateur de la réunion.",
+            _(
+                "Cette salle est réservée aux personnes invitées. "
+                "Demandez une invitation à l'organisateur de la réunion."
+            ),
         )
     if visitor.route is Route.LOBBY and lobby.decision(visitor.waiting_id) != ADMITTED:
         raise JoinRefused(
-            "lobby", "Un modérateur doit d'abord vous faire entrer depuis la salle d'attente."
+            "lobby", _("Un modérateur doit d'abord vous faire entrer depuis la salle d'attente.")
         )
     schedule = schedule_of(room)
     if schedule is not None:
         if now < schedule.opens_at:
             raise JoinRefused(
                 "schedule_not_open",
-                f"La réunion n'est pas encore ouverte. Vous pourrez entrer à partir du "
-                f"{french_moment(schedule.opens_at).removeprefix('le ')} (heure de Paris).",
+                _(
+                    "La réunion n'est pas encore ouverte. Vous pourrez entrer à partir du "
+                    "%(date)s à %(time)s (heure de Paris).",
+                    date=french_date(schedule.opens_at),
+                    time=french_time(schedule.opens_at),
+                ),
             )
         if now > schedule.closes_at:
-            raise JoinRefused("schedule_closed", "Cette réunion programmée est terminée.")
+            raise JoinRefused("schedule_closed", _("Cette réunion programmée est terminée."))
     if client.sismember(room_key(key_prefix, room.slug, "banned"), visitor.uid):
         raise JoinRefused(
-            "banned", "Un modérateur vous a retiré de cette réunion : vous ne pouvez pas revenir."
+            "banned",
+            _("Un modérateur vous a retiré de cette réunion : vous ne pouvez pas revenir."),
         )
     if not visitor.is_moderator:
         if client.get(room_key(key_prefix, room.slug, "locked")):
             raise JoinRefused(
                 "room_locked",
-                "La réunion est verrouillée par un modérateur : personne ne peut plus entrer.",
+                _("La réunion est verrouillée par un modérateur : personne ne peut plus entrer."),
             )
         if client.exists(room_key(key_prefix, room.slug, "ended")):
             raise JoinRefused(
-                "meeting_ended", "Un modérateur vient de mettre fin à la réunion pour tous."
+                "meeting_ended", _("Un modérateur vient de mettre fin à la réunion pour tous.")
             )
 
 

@@ -20,6 +20,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from portal.core import ratelimit, services
@@ -40,7 +42,7 @@ logger = logging.getLogger(__name__)
 # Pre-join choices per room, kept in the (signed cookie) session; bounded to keep it small.
 JOIN_CHOICES_KEY = "join_choices"
 MAX_REMEMBERED_ROOMS = 10
-INVITED_ONLY = (
+INVITED_ONLY = _l(
     "Cette salle est réservée aux personnes invitées. "
     "Demandez une invitation à l'organisateur de la réunion."
 )
@@ -80,7 +82,12 @@ def create_room():
             return ratelimit.too_many(page, verdict)
         room = operations.create_room(current_user, form.name.data, capacity=form.capacity.data)
         flash(
-            f"La salle « {room.name} » est créée. Partagez son lien : {room_url(room)}", "success"
+            _(
+                "La salle « %(name)s » est créée. Partagez son lien : %(url)s",
+                name=room.name,
+                url=room_url(room),
+            ),
+            "success",
         )
         return redirect(url_for("rooms.my_rooms"))
     status = 400 if form.is_submitted() else 200
@@ -217,8 +224,10 @@ def join_token(visitor: Visitor):
         return json_error(
             503,
             "no_worker",
-            "Aucun serveur de visioconférence n'est disponible pour le moment. "
-            "Réessayez dans quelques instants.",
+            _(
+                "Aucun serveur de visioconférence n'est disponible pour le moment. "
+                "Réessayez dans quelques instants."
+            ),
         )
     except (services.JoinTokenKeyMissing, OSError):
         logger.exception("cannot sign join tokens")
@@ -226,8 +235,10 @@ def join_token(visitor: Visitor):
         return json_error(
             503,
             "not_configured",
-            "Le portail n'est pas configuré pour ouvrir les salles. "
-            "Contactez l'administrateur du portail.",
+            _(
+                "Le portail n'est pas configuré pour ouvrir les salles. "
+                "Contactez l'administrateur du portail."
+            ),
         )
     count_join_token("issued")
     response = jsonify(grant.as_json())
@@ -254,9 +265,9 @@ def room_settings(visitor: Visitor):
             room, settings, actor=visitor.user, max_capacity=form.max_capacity
         )
         flash(
-            "Les réglages de la salle sont enregistrés."
+            _("Les réglages de la salle sont enregistrés.")
             if changes
-            else "Aucun réglage n'a changé.",
+            else _("Aucun réglage n'a changé."),
             "success",
         )
         return redirect(url_for("rooms.room_settings", slug=room.slug))

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.audit.models import AuditAction
@@ -36,7 +37,8 @@ DOMAIN_MAX_LENGTH = 253
 
 
 class TenantConfigurationError(ValueError):
-    """What an administrator asked for cannot be done; the message says why, in French."""
+    """What an administrator asked for cannot be done; the message says why (in the language
+    of the request; French on the command line)."""
 
 
 def normalize_issuer(issuer: str) -> str:
@@ -44,7 +46,9 @@ def normalize_issuer(issuer: str) -> str:
     issuer = (issuer or "").strip().rstrip("/")
     parts = urlsplit(issuer)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise TenantConfigurationError(f"L'émetteur doit être une adresse http(s) : {issuer!r}.")
+        raise TenantConfigurationError(
+            _("L'émetteur doit être une adresse http(s) : %(issuer)s.", issuer=repr(issuer))
+        )
     return issuer
 
 
@@ -58,7 +62,9 @@ def normalize_domain(domain: str) -> str:
         or len(labels) < 2
         or not all(label and label.replace("-", "").isalnum() for label in labels)
     ):
-        raise TenantConfigurationError(f"Domaine de messagerie invalide : {domain!r}.")
+        raise TenantConfigurationError(
+            _("Domaine de messagerie invalide : %(domain)s.", domain=repr(domain))
+        )
     return value
 
 
@@ -73,7 +79,9 @@ def email_domain(email: str) -> str | None:
 def get_tenant(slug: str) -> Tenant:
     tenant = db.session.scalar(select(Tenant).where(Tenant.slug == (slug or "").strip().lower()))
     if tenant is None:
-        raise TenantConfigurationError(f"Aucun ministère ne porte l'identifiant {slug!r}.")
+        raise TenantConfigurationError(
+            _("Aucun ministère ne porte l'identifiant %(slug)s.", slug=repr(slug))
+        )
     return tenant
 
 
@@ -82,7 +90,9 @@ def get_provider(issuer: str) -> IdentityProvider:
         select(IdentityProvider).where(IdentityProvider.issuer == normalize_issuer(issuer))
     )
     if provider is None:
-        raise TenantConfigurationError(f"Aucun fournisseur d'identité pour l'émetteur {issuer!r}.")
+        raise TenantConfigurationError(
+            _("Aucun fournisseur d'identité pour l'émetteur %(issuer)s.", issuer=repr(issuer))
+        )
     return provider
 
 
@@ -99,18 +109,26 @@ def create_tenant(
     name = (name or "").strip()
     if not TENANT_SLUG_PATTERN.match(slug):
         raise TenantConfigurationError(
-            "L'identifiant d'un ministère fait 1 à 40 caractères : lettres minuscules, chiffres "
-            f"et tirets, sans tiret au début ni à la fin ({slug!r})."
+            _(
+                "L'identifiant d'un ministère fait 1 à 40 caractères : lettres minuscules, "
+                "chiffres et tirets, sans tiret au début ni à la fin (%(slug)s).",
+                slug=repr(slug),
+            )
         )
     if not name:
-        raise TenantConfigurationError("Le nom du ministère est obligatoire.")
+        raise TenantConfigurationError(_("Le nom du ministère est obligatoire."))
     if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
-        raise TenantConfigurationError(f"Un ministère porte déjà l'identifiant {slug!r}.")
+        raise TenantConfigurationError(
+            _("Un ministère porte déjà l'identifiant %(slug)s.", slug=repr(slug))
+        )
     domains = sorted({normalize_domain(domain) for domain in email_domains})
     taken = domains_taken(domains)
     if taken:
         raise TenantConfigurationError(
-            "Domaine(s) déjà attribué(s) à un autre ministère : " + ", ".join(taken) + "."
+            _(
+                "Domaine(s) déjà attribué(s) à un autre ministère : %(domains)s.",
+                domains=", ".join(taken),
+            )
         )
     tenant = Tenant(slug=slug, name=name, allowed_email_domains=domains, **policy)
     db.session.add(tenant)
@@ -158,21 +176,28 @@ def add_provider(
     kind = ProviderKind(kind)
     issuer = normalize_issuer(issuer)
     if kind is ProviderKind.TENANT and tenant is None:
-        raise TenantConfigurationError("Un fournisseur de ministère doit désigner son ministère.")
+        raise TenantConfigurationError(
+            _("Un fournisseur de ministère doit désigner son ministère.")
+        )
     if kind is ProviderKind.FEDERATION and tenant is not None:
-        raise TenantConfigurationError("Une fédération n'appartient à aucun ministère.")
+        raise TenantConfigurationError(_("Une fédération n'appartient à aucun ministère."))
     if not (client_id or "").strip() or not client_secret:
-        raise TenantConfigurationError("L'identifiant client et le secret client sont requis.")
+        raise TenantConfigurationError(_("L'identifiant client et le secret client sont requis."))
     scope_list = scopes.split()
     if "openid" not in scope_list:
-        raise TenantConfigurationError("Les scopes doivent comprendre « openid ».")
+        raise TenantConfigurationError(_("Les scopes doivent comprendre « openid »."))
     if db.session.scalar(select(IdentityProvider.id).where(IdentityProvider.issuer == issuer)):
-        raise TenantConfigurationError(f"Un fournisseur est déjà configuré pour {issuer}.")
+        raise TenantConfigurationError(
+            _("Un fournisseur est déjà configuré pour %(issuer)s.", issuer=issuer)
+        )
     mapping = {**DEFAULT_CLAIM_MAPPING, **(claim_mapping or {})}
     unknown = set(mapping) - set(DEFAULT_CLAIM_MAPPING)
     if unknown:
         raise TenantConfigurationError(
-            "Champs de correspondance inconnus : " + ", ".join(sorted(unknown)) + "."
+            _(
+                "Champs de correspondance inconnus : %(fields)s.",
+                fields=", ".join(sorted(unknown)),
+            )
         )
     provider = IdentityProvider(
         kind=kind,
@@ -219,7 +244,9 @@ def update_provider(
     allowed = {"name", "client_id", "scopes", "claim_mapping", "enabled"}
     unknown = set(fields) - allowed
     if unknown:
-        raise TenantConfigurationError("Champs inconnus : " + ", ".join(sorted(unknown)) + ".")
+        raise TenantConfigurationError(
+            _("Champs inconnus : %(fields)s.", fields=", ".join(sorted(unknown)))
+        )
     before = {field: getattr(provider, field) for field in fields}
     for field, value in fields.items():
         setattr(provider, field, value)
@@ -253,18 +280,23 @@ def add_federation_rule(
     """Agents of federation `provider` whose `claim` equals `value` land in `tenant`."""
     if provider.kind is not ProviderKind.FEDERATION:
         raise TenantConfigurationError(
-            f"{provider.issuer} est le fournisseur d'un ministère, pas une fédération : "
-            "tous ses agents vont dans ce ministère."
+            _(
+                "%(issuer)s est le fournisseur d'un ministère, pas une fédération : tous ses "
+                "agents vont dans ce ministère.",
+                issuer=provider.issuer,
+            )
         )
     try:
         claim = FederationClaim(claim)
     except ValueError as exc:
         choices = ", ".join(member.value for member in FederationClaim)
-        raise TenantConfigurationError(f"Attribut inconnu {claim!r} (parmi {choices}).") from exc
+        raise TenantConfigurationError(
+            _("Attribut inconnu %(claim)s (parmi %(choices)s).", claim=repr(claim), choices=choices)
+        ) from exc
     value = (value or "").strip()
     value = normalize_domain(value) if claim is FederationClaim.EMAIL_DOMAIN else value.lower()
     if not value:
-        raise TenantConfigurationError("La valeur de la règle est obligatoire.")
+        raise TenantConfigurationError(_("La valeur de la règle est obligatoire."))
     existing = db.session.scalar(
         select(FederationRule).where(
             FederationRule.provider_id == provider.id,
@@ -276,7 +308,12 @@ def add_federation_rule(
         if existing.tenant_id == tenant.id:
             return existing
         raise TenantConfigurationError(
-            f"{claim.value} = {value!r} mène déjà au ministère {existing.tenant.slug!r}."
+            _(
+                "%(claim)s = %(value)s mène déjà au ministère %(slug)s.",
+                claim=claim.value,
+                value=repr(value),
+                slug=repr(existing.tenant.slug),
+            )
         )
     rule = FederationRule(provider=provider, tenant_id=tenant.id, claim=claim, value=value)
     db.session.add(rule)

@@ -1,6 +1,8 @@
 // "Copy the link" buttons: shown only when the clipboard API exists; the text field stays as
 // the fallback anyone can select and copy.
 
+import { t } from "./i18n.js";
+
 for (const button of document.querySelectorAll("button[data-copy-target]")) {
   const input = document.getElementById(button.dataset.copyTarget);
   const status = document.querySelector(`[data-copy-status-for="${button.dataset.copyTarget}"]`);
@@ -9,10 +11,10 @@ for (const button of document.querySelectorAll("button[data-copy-target]")) {
   button.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(input.value);
-      if (status) status.textContent = "Lien copié.";
+      if (status) status.textContent = t("copy.done");
     } catch {
       input.select();
-      if (status) status.textContent = "Copie impossible : sélectionnez le lien et copiez-le.";
+      if (status) status.textContent = t("copy.failed");
     }
   });
 }

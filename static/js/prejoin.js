@@ -2,6 +2,8 @@
 // camera off). Without JavaScript the form still works: the server ignores the camera when
 // audio-only is chosen.
 
+import { t } from "./i18n.js";
+
 const form = document.getElementById("prejoin-form");
 const video = document.getElementById("preview");
 const status = document.getElementById("preview-status");
@@ -23,7 +25,7 @@ function stopPreview() {
 
 async function startPreview() {
   if (!navigator.mediaDevices?.getUserMedia) {
-    say("Votre navigateur ne permet pas d'afficher l'aperçu de la caméra.");
+    say(t("prejoin.preview.unsupported"));
     return;
   }
   stopPreview();
@@ -34,13 +36,13 @@ async function startPreview() {
       return;
     }
     video.srcObject = stream;
-    say("Aperçu de votre caméra.");
+    say(t("prejoin.preview.on"));
   } catch (error) {
     const denied = error?.name === "NotAllowedError";
     say(
       denied
-        ? "L'accès à la caméra a été refusé. Autorisez-le dans votre navigateur pour être vu."
-        : "Aucune caméra utilisable n'a été trouvée.",
+        ? t("prejoin.preview.denied")
+        : t("prejoin.preview.no_camera"),
     );
   }
 }
@@ -54,12 +56,12 @@ function updateAudioOnly() {
 function update() {
   if (audioOnlyBox?.checked) {
     stopPreview();
-    say("Audio seul : vous ne recevrez ni n'enverrez de vidéo.");
+    say(t("prejoin.audio_only"));
   } else if (cameraBox.checked) {
     startPreview();
   } else {
     stopPreview();
-    say("Caméra désactivée : les autres participants ne vous verront pas.");
+    say(t("prejoin.camera_off"));
   }
 }
 

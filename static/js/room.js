@@ -13,6 +13,7 @@
 // requested at all (no permission prompt, no camera light); turning it on opens it then, and
 // turning it off (or entering audio-only) stops it and stops sending it.
 
+import { t } from "./i18n.js";
 import { SfuSession } from "./sfu-client.js";
 import { ActiveSpeaker } from "./room/active-speaker.js";
 import { AudioOnly } from "./room/audio-only.js";
@@ -187,7 +188,7 @@ function watchCamera(track) {
   track.addEventListener("ended", () => {
     if (cameraTrack() === track && !over) {
       applyCamera(false);
-      announce("Votre caméra s'est arrêtée.");
+      announce(t("room.camera.stopped"));
     }
   });
 }
@@ -195,14 +196,14 @@ function watchCamera(track) {
 function cameraFailure(error) {
   switch (error?.name) {
     case "NotAllowedError":
-      return "L'accès à la caméra a été refusé : autorisez-le dans votre navigateur pour être vu.";
+      return t("room.camera.denied");
     case "NotFoundError":
     case "OverconstrainedError":
-      return "Aucune caméra utilisable n'a été trouvée : les autres participants ne vous voient pas.";
+      return t("room.camera.not_found");
     case "NotReadableError":
-      return "Votre caméra n'a pas pu être ouverte : elle est peut-être utilisée par une autre application.";
+      return t("room.camera.busy");
     default:
-      return "Votre caméra n'a pas pu être activée : les autres participants ne vous voient pas.";
+      return t("room.camera.failed");
   }
 }
 
@@ -234,7 +235,7 @@ function showUnmuteRule() {
 
 microphoneButton.addEventListener("click", () => {
   if (!settings.microphone && unmuteForbidden()) {
-    announce("Les modérateurs ont coupé les micros : vous ne pouvez pas réactiver le vôtre pour l'instant.");
+    announce(t("room.microphone.forbidden"));
     return;
   }
   applyMicrophone(!settings.microphone);
@@ -247,10 +248,10 @@ function showOwnScreen(stream) {
   setPressed(screenButton, Boolean(stream));
   if (stream) {
     tiles.startLocalScreen(stream);
-    announce("Vous partagez votre écran.");
+    announce(t("room.screen.started"));
   } else {
     tiles.stopScreen(SELF);
-    if (!over) announce("Vous ne partagez plus votre écran.");
+    if (!over) announce(t("room.screen.stopped"));
   }
 }
 
@@ -261,8 +262,8 @@ screenButton.addEventListener("click", () => {
     return;
   }
   screenShare.start().catch((error) => {
-    if (error?.name === "NotAllowedError") announce("Partage d'écran annulé.");
-    else announce(`Le partage d'écran n'a pas pu démarrer : ${error.message}`);
+    if (error?.name === "NotAllowedError") announce(t("room.screen.cancelled"));
+    else announce(t("room.screen.failed", { error: error.message }));
   });
 });
 
@@ -327,24 +328,24 @@ function showOver(title, detail) {
 }
 
 const ENDED_DETAIL = {
-  moderator: "Un modérateur a terminé la réunion pour tous les participants.",
-  schedule: "L'horaire prévu de la réunion est dépassé.",
-  max_duration: "La réunion a atteint sa durée maximale de 6 heures.",
+  moderator: t("room.ended.by_moderator"),
+  schedule: t("room.ended.schedule"),
+  max_duration: t("room.ended.max_duration"),
 };
 
 function showEnded(reason) {
-  showOver("La réunion est terminée", ENDED_DETAIL[reason] || "");
+  showOver(t("room.ended.title"), ENDED_DETAIL[reason] || "");
 }
 
 function showRemoved() {
-  showOver("Vous avez été retiré de la réunion", "Un modérateur vous a retiré de cette réunion. Vous ne pouvez pas la rejoindre de nouveau.");
+  showOver(t("room.removed.title"), t("room.removed.detail"));
 }
 
 const REFUSED_AT_JOIN = {
-  ended: ["La réunion est terminée", "L'horaire prévu de la réunion est dépassé."],
-  room_locked: ["La salle est verrouillée", "Seuls les modérateurs peuvent entrer pour le moment. Réessayez plus tard."],
-  room_full: ["La salle est complète", "Le nombre maximal de participants est atteint. Réessayez plus tard."],
-  banned: ["Vous avez été retiré de la réunion", "Un modérateur vous a retiré de cette réunion. Vous ne pouvez pas la rejoindre de nouveau."],
+  ended: [t("room.ended.title"), t("room.ended.schedule")],
+  room_locked: [t("room.refused.locked.title"), t("room.refused.locked.detail")],
+  room_full: [t("room.refused.full.title"), t("room.refused.full.detail")],
+  banned: [t("room.removed.title"), t("room.removed.detail")],
 };
 
 // --- SFU events
@@ -358,9 +359,9 @@ function onParticipant(participant, { joined = false } = {}) {
   roster.upsert(participant);
   tiles.ensure(participant.id, participant.name);
   tiles.showState(participant.id, participant);
-  if (joined) announce(`${participant.name} a rejoint la réunion.`);
+  if (joined) announce(t("room.participant.joined", { name: participant.name }));
   else if (before && before.role !== "moderator" && participant.role === "moderator") {
-    announce(`${participant.name} est maintenant modérateur.`);
+    announce(t("room.participant.promoted", { name: participant.name }));
   }
 }
 
@@ -368,14 +369,14 @@ function onSelfUpdated(participant) {
   const before = roster.self;
   roster.upsert(participant);
   if (before.role !== "moderator" && participant.role === "moderator") {
-    announce("Vous êtes maintenant modérateur de cette réunion.");
+    announce(t("room.self.promoted"));
     showRole();
   }
   const ownChangePending = performance.now() - ownMicrophoneChangeAt < OWN_CHANGE_WINDOW_MS;
   if (participant.microphone === false && settings.microphone && !ownChangePending) {
     // Turned off by a moderator (the SFU no longer forwards our sound): say so and show it.
     applyMicrophone(false, { tell: false });
-    announce("Un modérateur a coupé votre micro.");
+    announce(t("room.self.muted"));
   }
 }
 
@@ -385,32 +386,32 @@ function onHands(queue) {
     tiles.showState(tileKey(participant.id), { hand: queue.includes(participant.id) });
   }
   for (const id of raised) {
-    announce(id === roster.self.id ? "Vous avez levé la main." : `${roster.nameOf(id)} lève la main.`);
+    announce(id === roster.self.id ? t("room.hand.self") : t("room.hand.other", { name: roster.nameOf(id) }));
   }
 }
 
 function onRoomUpdated(detail) {
   const changed = moderation.update(detail);
   if (changed.locked) {
-    announce(detail.locked ? "La salle est verrouillée : seuls les modérateurs peuvent entrer." : "La salle est déverrouillée.");
+    announce(detail.locked ? t("room.locked") : t("room.unlocked"));
   }
   if (!roster.isModerator) {
-    if (changed.unmuteForbidden) announce("Les modérateurs ont coupé les micros. Vous ne pouvez pas réactiver le vôtre pour l'instant.");
-    if (changed.unmuteAllowed) announce("Vous pouvez de nouveau activer votre micro.");
+    if (changed.unmuteForbidden) announce(t("room.mute_all.forbidden"));
+    if (changed.unmuteAllowed) announce(t("room.mute_all.lifted"));
   }
   showUnmuteRule();
 }
 
 const ERROR_MESSAGES = {
-  forbidden: "Cette action est réservée aux modérateurs.",
-  unmute_forbidden: "Les modérateurs ont coupé les micros : vous ne pouvez pas réactiver le vôtre pour l'instant.",
+  forbidden: t("room.error.forbidden"),
+  unmute_forbidden: t("room.microphone.forbidden"),
 };
 
 function onError({ code, message }) {
   if (code === "too_long") {
-    chat.showError("Votre message est trop long (2 000 caractères au plus).");
+    chat.showError(t("room.chat.too_long"));
   } else if (code === "rate_limited") {
-    chat.showError("Vous envoyez des messages trop vite : attendez une seconde avant le suivant.");
+    chat.showError(t("room.chat.rate_limited"));
   } else if (code === "unmute_forbidden") {
     applyMicrophone(false, { tell: false });
     announce(ERROR_MESSAGES[code]);
@@ -447,9 +448,9 @@ function listen(source) {
     // participant last set it.
     if (detail.audioOnly && settings.camera && !rejoined) {
       applyCamera(false);
-      announce("Cette réunion se tient en audio seul : votre caméra est coupée.");
+      announce(t("room.audio_only.imposed"));
     }
-    setStatus("Vous êtes dans la réunion.");
+    setStatus(t("room.joined"));
   });
   session.addEventListener("participant-joined", (event) => onParticipant(event.detail, { joined: true }));
   session.addEventListener("participant-updated", (event) => onParticipant(event.detail));
@@ -457,12 +458,12 @@ function listen(source) {
     const name = roster.nameOf(event.detail.id);
     roster.remove(event.detail.id);
     tiles.remove(event.detail.id);
-    announce(`${name} a quitté la réunion.`);
+    announce(t("room.participant.left", { name }));
   });
   session.addEventListener("track", (event) => {
     const { participantId, kind, track } = event.detail;
     if (kind === "audio") trackOwners.set(track.id, participantId);
-    if (kind === "screen") announce(`${roster.nameOf(participantId)} partage son écran.`);
+    if (kind === "screen") announce(t("room.participant.screen", { name: roster.nameOf(participantId) }));
     tiles.addTrack(participantId, kind, track);
   });
   session.addEventListener("track-ended", (event) => {
@@ -481,7 +482,9 @@ function listen(source) {
     const { code, reason } = event.detail;
     if (code === 4403) showRemoved();
     else if (code === 4410) showEnded(reason);
-    else if (code !== 1000 && !event.detail.lost && !reconnecting && !over) setStatus(`Connexion perdue : ${reason || "erreur"}. Rechargez la page pour revenir.`);
+    else if (code !== 1000 && !event.detail.lost && !reconnecting && !over) {
+      setStatus(reason ? t("room.connection.closed", { reason }) : t("room.connection.closed.no_reason"));
+    }
   });
 }
 
@@ -502,7 +505,7 @@ async function fetchJoinTicket(failedWorker = null) {
   });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
-    const error = new Error(body.message || `Erreur ${response.status}`);
+    const error = new Error(body.message || t("room.error.http", { status: response.status }));
     error.code = body.error;
     error.status = response.status;
     throw error;
@@ -566,17 +569,16 @@ async function reconnect() {
   session = null;
   rejoined = true;
   const hadHands = forgetOthers();
-  setStatus("Connexion perdue, reconnexion…");
-  announce("Connexion perdue, reconnexion…");
+  setStatus(t("room.reconnecting"));
+  announce(t("room.reconnecting"));
   try {
     for (const delay of RECONNECT_DELAYS_MS) {
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (over) return;
       try {
         await connect(lostWorker);
-        const note = hadHands ? " Les mains levées ont été baissées." : "";
-        setStatus("Vous êtes dans la réunion.");
-        announce(`Connexion rétablie.${note}`);
+        setStatus(t("room.joined"));
+        announce(hadHands ? t("room.reconnected.hands_lowered") : t("room.reconnected"));
         return;
       } catch (error) {
         if (REFUSED_AT_JOIN[error.code]) {
@@ -584,15 +586,15 @@ async function reconnect() {
           return;
         }
         if (error.status === 403 || error.status === 404) {
-          showOver("Vous ne pouvez plus rejoindre la réunion", error.message);
+          showOver(t("room.rejoin.forbidden"), error.message);
           return;
         }
         console.warn("reconnection attempt failed", error);
       }
     }
     showOver(
-      "Connexion perdue",
-      "La connexion au serveur de visioconférence n'a pas pu être rétablie. Vérifiez votre connexion à Internet, puis rejoignez de nouveau la réunion.",
+      t("room.reconnection.failed.title"),
+      t("room.reconnection.failed.detail"),
     );
   } finally {
     reconnecting = false;
@@ -600,12 +602,12 @@ async function reconnect() {
 }
 
 async function start() {
-  setStatus("Connexion à la réunion…");
+  setStatus(t("room.connecting"));
   if (audioOnly.enabled) {
     settings.camera = false;
   } else if (settings.roomAudioOnly && settings.camera) {
     settings.camera = false;
-    announce("Cette réunion se tient en audio seul : votre caméra est coupée.");
+    announce(t("room.audio_only.imposed"));
   }
   showCamera(settings.camera);
   localStream = await openLocalMedia();
@@ -613,7 +615,7 @@ async function start() {
     localStream.getTracks().forEach((t) => t.stop());
     return;
   }
-  tiles.ensure(SELF, `${settings.displayName} (vous)`, { self: true });
+  tiles.ensure(SELF, t("room.self.name", { name: settings.displayName }), { self: true });
   tiles.showLocalCamera(localStream);
   if (cameraTrack()) watchCamera(cameraTrack());
   applyMicrophone(settings.microphone, { tell: false });
@@ -628,7 +630,7 @@ setPressed(cameraButton, settings.camera);
 start().catch((error) => {
   console.error(error);
   if (REFUSED_AT_JOIN[error.code]) showOver(...REFUSED_AT_JOIN[error.code]);
-  else if (!over) setStatus(`Impossible de rejoindre la réunion : ${error.message}`);
+  else if (!over) setStatus(t("room.join.failed", { error: error.message }));
 });
 
 // role="toolbar": the arrow keys, Home and End move between its visible buttons (Tab still

@@ -169,6 +169,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("healthz", "GET"): Case(lambda w: "/healthz", answers(200)),
     # --- Privacy page: public; a signed-in user reads their own ministry's periods.
     ("privacy.privacy_page", "GET"): Case(lambda w: "/confidentialite", answers(200)),
+    ("i18n.switch_language", "GET"): Case(lambda w: "/langue/en?next=/", answers(302)),
     # --- Rooms: rooms are shared by link; any signed-in user may join (guests: later issue).
     ("rooms.home", "GET"): Case(lambda w: "/", answers(200)),
     ("rooms.my_rooms", "GET"): Case(lambda w: "/salles", signed_in(200)),

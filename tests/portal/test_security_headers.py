@@ -50,7 +50,8 @@ def test_pages_have_no_inline_script_or_style(client, create_user, create_room):
         page = client.get(path).get_data(as_text=True)
         assert "<style" not in page and " style=" not in page, path
         for line in page.splitlines():
-            if "<script" in line:
+            # A JSON data block (the scripts' texts) is data, not code: CSP does not apply.
+            if "<script" in line and 'type="application/json"' not in line:
                 assert " src=" in line, (path, line)
         assert not re.search(r"<[^>]+\son[a-z]+=", page), path
 

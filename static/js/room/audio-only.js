@@ -6,6 +6,8 @@
 // disabled meanwhile). The mode outlives sessions: attach(session) again after a reconnection
 // and the new session is put in the same mode.
 
+import { t } from "../i18n.js";
+
 export class AudioOnly {
   #root;
   #announce;
@@ -29,7 +31,7 @@ export class AudioOnly {
     toggle.type = "button";
     toggle.id = "toggle-audio-only";
     toggle.className = "toolbar__button";
-    toggle.textContent = "Audio seul";
+    toggle.textContent = t("audio_only.button");
     this.#cameraButton?.after(toggle);
     toggle.addEventListener("click", () => this.#choose(!this.#enabled));
     this.#toggle = toggle;
@@ -69,8 +71,8 @@ export class AudioOnly {
     this.#set(enabled);
     this.#announce(
       enabled
-        ? "Audio seul : vous ne recevez plus de vidéo et votre caméra est coupée."
-        : "Vidéo rétablie. Vous pouvez réactiver votre caméra.",
+        ? t("audio_only.entered")
+        : t("audio_only.left"),
     );
   }
 
@@ -108,7 +110,7 @@ export class AudioOnly {
       if (participant.audio_only && !mark) {
         mark = document.createElement("span");
         mark.className = "tile__audio-only room__badge";
-        mark.textContent = "audio seul";
+        mark.textContent = t("audio_only.badge");
         tile.append(mark);
       } else if (!participant.audio_only && mark) {
         mark.remove();

@@ -2,10 +2,11 @@
 // (the input is in a form). While the panel is closed, new messages are counted on the toolbar
 // button and read out in the page's announcements.
 
+import { language, t } from "../i18n.js";
 import { element, showCount } from "./dom.js";
 
 const MAX_LENGTH = 2000;
-const timeFormat = new Intl.DateTimeFormat("fr-FR", { hour: "2-digit", minute: "2-digit" });
+const timeFormat = new Intl.DateTimeFormat(language, { hour: "2-digit", minute: "2-digit" });
 
 export class Chat {
   #session = null;
@@ -41,7 +42,7 @@ export class Chat {
   // detail: {from, name, text, at} (docs/meetings.md)
   receive({ from, name, text, at }) {
     const mine = from === this.#selfId();
-    const sender = mine ? "Vous" : name || "Participant";
+    const sender = mine ? t("chat.sender.self") : name || t("chat.sender.unknown");
     const date = toDate(at);
     const item = element("li", { className: mine ? "chat-message chat-message--mine" : "chat-message" }, [
       element("p", { className: "chat-message__meta" }, [
@@ -56,7 +57,7 @@ export class Chat {
     if (!mine && !this.#isOpen()) {
       this.#unread += 1;
       showCount(this.#unreadBadge, this.#unread);
-      this.#announce(`Message de ${sender} : ${text}`);
+      this.#announce(t("chat.received", { sender, text }));
     }
   }
 
@@ -70,11 +71,11 @@ export class Chat {
     this.#error.hidden = true;
     if (!text) return;
     if (text.length > MAX_LENGTH) {
-      this.showError(`Votre message dépasse ${MAX_LENGTH} caractères.`);
+      this.showError(t("chat.too_long", { max: MAX_LENGTH }));
       return;
     }
     if (!this.#session) {
-      this.showError("Vous n'êtes pas encore connecté à la réunion.");
+      this.showError(t("chat.not_connected"));
       return;
     }
     this.#session.sendChat(text);

@@ -2,6 +2,7 @@
 // 2 s, lists who waits with "Admettre" / "Refuser", offers "Tout admettre", and announces each
 // new arrival. The JSON is the portal's (docs/meetings.md, "Portal endpoints for the lobby").
 
+import { t } from "../i18n.js";
 import { button, element, showCount } from "./dom.js";
 
 const POLL_INTERVAL_MS = 2000;
@@ -24,7 +25,7 @@ export class LobbyPanel {
     this.#url = url.replace(/\/+$/, "");
     this.#csrfToken = csrfToken;
     this.#announce = announce;
-    this.#admitAll.addEventListener("click", () => this.#decide(`${this.#url}/admettre-tous`, "Toutes les personnes en attente ont été admises."));
+    this.#admitAll.addEventListener("click", () => this.#decide(`${this.#url}/admettre-tous`, t("lobby_panel.admitted_all")));
   }
 
   start() {
@@ -59,8 +60,8 @@ export class LobbyPanel {
   #show(waiting) {
     const arrivals = waiting.filter((guest) => !this.#known.has(guest.id));
     this.#known = new Set(waiting.map((guest) => guest.id));
-    if (arrivals.length === 1) this.#announce(`${arrivals[0].name} attend dans la salle d'attente.`);
-    else if (arrivals.length > 1) this.#announce(`${arrivals.length} personnes attendent dans la salle d'attente.`);
+    if (arrivals.length === 1) this.#announce(t("lobby_panel.arrival.one", { name: arrivals[0].name }));
+    else if (arrivals.length > 1) this.#announce(t("lobby_panel.arrival.many", { count: arrivals.length }));
 
     const focused = document.activeElement?.dataset?.focusKey;
     this.#list.replaceChildren(...waiting.map((guest) => this.#item(guest)));
@@ -72,15 +73,18 @@ export class LobbyPanel {
   }
 
   #item(guest) {
-    const admit = button("Admettre", { label: `Admettre ${guest.name}` });
+    const admit = button(t("lobby_panel.admit"), { label: t("lobby_panel.admit.label", { name: guest.name }) });
     admit.dataset.focusKey = `admit:${guest.id}`;
     admit.addEventListener("click", () =>
-      this.#decide(`${this.#url}/${encodeURIComponent(guest.id)}/admettre`, `${guest.name} est admis dans la réunion.`),
+      this.#decide(`${this.#url}/${encodeURIComponent(guest.id)}/admettre`, t("lobby_panel.admitted", { name: guest.name })),
     );
-    const refuse = button("Refuser", { label: `Refuser ${guest.name}`, className: "room-button room-button--small room-button--danger" });
+    const refuse = button(t("lobby_panel.refuse"), {
+      label: t("lobby_panel.refuse.label", { name: guest.name }),
+      className: "room-button room-button--small room-button--danger",
+    });
     refuse.dataset.focusKey = `refuse:${guest.id}`;
     refuse.addEventListener("click", () =>
-      this.#decide(`${this.#url}/${encodeURIComponent(guest.id)}/refuser`, `${guest.name} a été refusé.`),
+      this.#decide(`${this.#url}/${encodeURIComponent(guest.id)}/refuser`, t("lobby_panel.refused", { name: guest.name })),
     );
     const since = guest.since ? waitingSince(guest.since) : "";
     const item = element("li", { className: "lobby-guest" }, [
@@ -100,10 +104,10 @@ export class LobbyPanel {
         headers: { "X-CSRFToken": this.#csrfToken, Accept: "application/json" },
         credentials: "same-origin",
       });
-      if (!response.ok) throw new Error(`Erreur ${response.status}`);
+      if (!response.ok) throw new Error(t("lobby_panel.error.http", { status: response.status }));
       this.#announce(done);
     } catch (error) {
-      this.#error.textContent = `La décision n'a pas pu être enregistrée (${error.message}). Réessayez.`;
+      this.#error.textContent = t("lobby_panel.decision.failed", { error: error.message });
       this.#error.hidden = false;
     }
     clearTimeout(this.#timer);
@@ -116,5 +120,5 @@ function waitingSince(since) {
   const at = typeof since === "number" ? new Date(since < 1e12 ? since * 1000 : since) : new Date(since);
   if (Number.isNaN(at.getTime())) return "";
   const minutes = Math.floor((Date.now() - at.getTime()) / 60000);
-  return minutes < 1 ? "attend depuis moins d'une minute" : `attend depuis ${minutes} min`;
+  return minutes < 1 ? t("lobby_panel.since.under_a_minute") : t("lobby_panel.since.minutes", { minutes });
 }

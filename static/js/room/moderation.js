@@ -2,6 +2,7 @@
 // to turn it back on), lift that prohibition, lock the room, end the meeting for everyone.
 // The room's state comes back from the SFU as `room-updated` and is shown to everyone.
 
+import { t } from "../i18n.js";
 import { confirmAction } from "./confirm.js";
 import { setPressed } from "./dom.js";
 
@@ -23,9 +24,9 @@ export class Moderation {
     this.#lock.addEventListener("click", () => this.#session?.lock(!this.#state.locked));
     this.#end.addEventListener("click", async () => {
       const confirmed = await confirmAction({
-        title: "Terminer la réunion pour tous ?",
-        detail: "Tous les participants seront déconnectés, vous compris.",
-        confirmLabel: "Terminer la réunion",
+        title: t("moderation.end.title"),
+        detail: t("moderation.end.detail"),
+        confirmLabel: t("moderation.end.confirm"),
       });
       if (confirmed) this.#session?.end();
     });
@@ -54,11 +55,11 @@ export class Moderation {
     };
     const { locked, mute_all: muteAll } = this.#state;
     setPressed(this.#lock, locked);
-    this.#lock.textContent = locked ? "Déverrouiller la salle" : "Verrouiller la salle";
+    this.#lock.textContent = locked ? t("moderation.unlock") : t("moderation.lock");
     this.#lockedIndicator.hidden = !locked;
     this.#allowUnmute.hidden = !(muteAll.active && !muteAll.allow_unmute);
     this.#muteAllIndicator.hidden = !(muteAll.active && !muteAll.allow_unmute);
-    this.#muteAllIndicator.textContent = "Micros coupés par les modérateurs";
+    this.#muteAllIndicator.textContent = t("moderation.mute_all.indicator");
     return {
       locked: locked !== previous.locked,
       unmuteForbidden: muteAll.active && !muteAll.allow_unmute && !(previous.mute_all.active && !previous.mute_all.allow_unmute),

@@ -3,14 +3,22 @@
 // moderators — the actions on one person: mute their microphone, remove them, make them
 // moderator, lower their hand, pin them for everyone (themselves included).
 
+import { language, t } from "../i18n.js";
 import { confirmAction } from "./confirm.js";
 import { button, element, showCount } from "./dom.js";
 
-const collator = new Intl.Collator("fr");
+const collator = new Intl.Collator(language);
 
 export function roleLabel(participant) {
-  if (participant.role === "moderator") return "modérateur";
-  return participant.guest ? "invité" : "participant";
+  const role = roleName(participant);
+  if (role === "moderator") return t("participants.role.moderator");
+  return role === "guest" ? t("participants.role.guest") : t("participants.role.participant");
+}
+
+// The role as the style sheet knows it (participant__role--moderator …), whatever the language.
+function roleName(participant) {
+  if (participant.role === "moderator") return "moderator";
+  return participant.guest ? "guest" : "participant";
 }
 
 export class Roster {
@@ -60,7 +68,7 @@ export class Roster {
   }
 
   nameOf(id) {
-    return this.get(id)?.name ?? "Un participant";
+    return this.get(id)?.name ?? t("participants.someone");
   }
 
   // Called with no arguments after every change.
@@ -124,18 +132,18 @@ export class Roster {
   #item(participant) {
     const isSelf = participant.id === this.#self.id;
     const states = [
-      participant.microphone === false ? "micro coupé" : "micro ouvert",
-      participant.camera === false ? "caméra coupée" : "caméra allumée",
+      participant.microphone === false ? t("participants.microphone.off") : t("participants.microphone.on"),
+      participant.camera === false ? t("participants.camera.off") : t("participants.camera.on"),
     ];
-    if (participant.screen) states.push("partage son écran");
+    if (participant.screen) states.push(t("participants.screen"));
     const position = this.#hands.indexOf(participant.id);
     const item = element("li", { className: "participant" }, [
-      element("p", { className: "participant__name", text: isSelf ? `${participant.name} (vous)` : participant.name }),
+      element("p", { className: "participant__name", text: isSelf ? t("room.self.name", { name: participant.name }) : participant.name }),
       element("p", { className: "participant__details" }, [
-        element("span", { className: `participant__role participant__role--${roleLabel(participant)}`, text: roleLabel(participant) }),
+        element("span", { className: `participant__role participant__role--${roleName(participant)}`, text: roleLabel(participant) }),
         element("span", { className: "participant__state", text: states.join(", ") }),
-        ...(position >= 0 ? [element("span", { className: "participant__hand", text: `main levée (${ordinal(position + 1)})` })] : []),
-        ...(this.#pinnedForAll.has(participant.id) ? [element("span", { className: "participant__pinned", text: "épinglé pour tous" })] : []),
+        ...(position >= 0 ? [element("span", { className: "participant__hand", text: handPosition(position + 1) })] : []),
+        ...(this.#pinnedForAll.has(participant.id) ? [element("span", { className: "participant__pinned", text: t("participants.pinned_for_all") })] : []),
       ]),
     ]);
     item.dataset.participantId = participant.id ?? "";
@@ -148,11 +156,12 @@ export class Roster {
   // when the connection is poor (docs/congestion.md).
   #pinForAllButton(participant, isSelf = false) {
     const pinned = this.#pinnedForAll.has(participant.id);
-    const who = isSelf ? "votre vidéo" : participant.name;
-    const pin = button(pinned ? "Ne plus épingler pour tous" : "Épingler pour tous", {
-      // The visible text first (WCAG 2.5.3), then whom it is about.
-      label: `${pinned ? "Ne plus épingler pour tous" : "Épingler pour tous"} : ${who}`,
-    });
+    const name = participant.name;
+    // The label: the visible text first (WCAG 2.5.3), then whom it is about.
+    const [text, label] = pinned
+      ? [t("participants.unpin_for_all"), isSelf ? t("participants.unpin_for_all.self") : t("participants.unpin_for_all.label", { name })]
+      : [t("participants.pin_for_all"), isSelf ? t("participants.pin_for_all.self") : t("participants.pin_for_all.label", { name })];
+    const pin = button(text, { label });
     pin.dataset.action = "pin-for-all";
     pin.dataset.focusKey = `pin-for-all:${participant.id}`;
     pin.addEventListener("click", () => this.#onPinForAll(participant.id));
@@ -162,24 +171,27 @@ export class Roster {
   #actions(participant) {
     const name = participant.name;
     const actions = element("div", { className: "participant__actions" });
-    const mute = button("Couper son micro", { label: `Couper le micro de ${name}` });
+    const mute = button(t("participants.mute"), { label: t("participants.mute.label", { name }) });
     mute.dataset.action = "mute";
     mute.disabled = participant.microphone === false;
     mute.addEventListener("click", () => this.#session?.muteParticipant(participant.id));
     actions.append(mute, this.#pinForAllButton(participant));
     if (participant.role !== "moderator") {
-      const promote = button("Nommer modérateur", { label: `Nommer ${name} modérateur` });
+      const promote = button(t("participants.promote"), { label: t("participants.promote.label", { name }) });
       promote.dataset.action = "promote";
       promote.addEventListener("click", () => this.#session?.promote(participant.id));
       actions.append(promote);
     }
-    const remove = button("Retirer", { label: `Retirer ${name} de la réunion`, className: "room-button room-button--small room-button--danger" });
+    const remove = button(t("participants.remove"), {
+      label: t("participants.remove.label", { name }),
+      className: "room-button room-button--small room-button--danger",
+    });
     remove.dataset.action = "remove";
     remove.addEventListener("click", async () => {
       const confirmed = await confirmAction({
-        title: `Retirer ${name} ?`,
-        detail: `${name} quittera la réunion et ne pourra pas y revenir.`,
-        confirmLabel: "Retirer",
+        title: t("participants.remove.title", { name }),
+        detail: t("participants.remove.detail", { name }),
+        confirmLabel: t("participants.remove"),
       });
       if (confirmed) this.#session?.remove(participant.id);
     });
@@ -190,15 +202,15 @@ export class Roster {
 
   #handItem(id) {
     const isSelf = id === this.#self.id;
-    const name = isSelf ? `${this.#self.name} (vous)` : this.nameOf(id);
+    const name = isSelf ? t("room.self.name", { name: this.#self.name }) : this.nameOf(id);
     const item = element("li", { className: "hand" }, [element("span", { className: "hand__name", text: name })]);
     item.dataset.participantId = id;
     let lower = null;
     if (isSelf) {
-      lower = button("Baisser ma main");
+      lower = button(t("participants.hand.lower_mine"));
       lower.addEventListener("click", () => this.#session?.raiseHand(false));
     } else if (this.isModerator) {
-      lower = button("Baisser la main", { label: `Baisser la main de ${name}` });
+      lower = button(t("participants.hand.lower"), { label: t("participants.hand.lower.label", { name }) });
       lower.addEventListener("click", () => this.#session?.lowerHand(id));
     }
     if (lower) {
@@ -213,6 +225,7 @@ function focusKey(node) {
   return node?.dataset?.focusKey ?? null;
 }
 
-function ordinal(n) {
-  return n === 1 ? "1re" : `${n}e`;
+// Place in the queue of raised hands, from 1.
+function handPosition(n) {
+  return n === 1 ? t("participants.hand.first") : t("participants.hand.nth", { position: n });
 }

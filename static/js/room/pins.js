@@ -8,6 +8,8 @@
 // participant id, so the pins are remembered by name and asked again as those people arrive
 // (for a minute). The room's pins are asked again by moderators' pages, as any moderator could.
 
+import { t } from "../i18n.js";
+
 const MAX_PINS = 3;
 const REPIN_WINDOW_MS = 60_000;
 
@@ -79,8 +81,8 @@ export class Pins {
   // What to say of a `too_many_pins` refusal.
   refusal() {
     return this.#lastAsked === "room"
-      ? `Trois personnes au plus peuvent être épinglées pour tous : retirez d'abord une épingle.`
-      : "Vous pouvez épingler au plus trois personnes.";
+      ? t("pins.refused.for_all")
+      : t("pins.refused.mine");
   }
 
   // The session was lost: remember who was pinned, by name, to ask again in the next one.
@@ -120,10 +122,8 @@ export class Pins {
       const added = [...next].filter((id) => !this.#room.has(id));
       const removed = [...this.#room].filter((id) => !next.has(id));
       const said = [
-        ...added.map((id) => (this.#isSelf(id) ? "Votre vidéo est épinglée pour tous." : `Vidéo ${this.#of(id)} épinglée pour tous.`)),
-        ...removed.map((id) =>
-          this.#isSelf(id) ? "Votre vidéo n'est plus épinglée pour tous." : `La vidéo ${this.#of(id)} n'est plus épinglée pour tous.`,
-        ),
+        ...added.map((id) => this.#pinnedSentence(id)),
+        ...removed.map((id) => this.#unpinnedSentence(id)),
       ];
       if (said.length) this.#announce(said.join(" "));
     }
@@ -132,9 +132,16 @@ export class Pins {
     if (changed || quiet) this.#changed();
   }
 
-  #of(id) {
+  #pinnedSentence(id) {
+    if (this.#isSelf(id)) return t("pins.pinned.self");
     const name = this.#nameOf(id);
-    return name ? `de ${name}` : "d'un participant";
+    return name ? t("pins.pinned.other", { name }) : t("pins.pinned.someone");
+  }
+
+  #unpinnedSentence(id) {
+    if (this.#isSelf(id)) return t("pins.unpinned.self");
+    const name = this.#nameOf(id);
+    return name ? t("pins.unpinned.other", { name }) : t("pins.unpinned.someone");
   }
 
   #isSelf(id) {

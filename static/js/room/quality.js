@@ -8,17 +8,13 @@
 // The texts are pure functions of the message (exported, so that they can be checked on their
 // own); `Quality` puts them in the page.
 
+import { t } from "../i18n.js";
+
 const NORMAL = 0;
 const LOWERED = 1;
 const LAST_N = 2;
 const AUDIO_ONLY = 3;
 
-const ROOM_REASONS = {
-  cpu: " : le serveur est très chargé.",
-  loss: " : la connexion de certains participants est lente.",
-  bandwidth: " : la connexion de certains participants est lente.",
-  queue: " : la connexion de certains participants est lente.",
-};
 
 // The notice for one `quality` message: a sentence, or null when video is not reduced for us.
 export function qualityNotice(message) {
@@ -26,16 +22,15 @@ export function qualityNotice(message) {
   const you = message?.you || {};
   const cpu = you.reason === "cpu";
   if (you.step >= AUDIO_ONLY) {
-    return cpu
-      ? "Le serveur est trop chargé pour la vidéo : vous ne recevez plus que le son. La vidéo reviendra d'elle-même."
-      : "Votre connexion est trop lente pour la vidéo : vous ne recevez plus que le son. La vidéo reviendra d'elle-même.";
+    return cpu ? t("quality.you.audio_only.server") : t("quality.you.audio_only.connection");
   }
   if (you.step >= LAST_N) {
-    const why = cpu ? "Le serveur est très chargé" : "Votre connexion est lente";
-    return `${why} : vous ne recevez la vidéo que des dernières personnes ayant parlé et des personnes épinglées. Les autres vidéos reviendront d'elles-mêmes.`;
+    return cpu ? t("quality.you.last_n.server") : t("quality.you.last_n.connection");
   }
   if (room.step >= LOWERED) {
-    return `La qualité vidéo est réduite pour préserver le son de tous${ROOM_REASONS[room.reason] || " (réseau ou serveur chargé)."}`;
+    if (room.reason === "cpu") return t("quality.room.server");
+    if (["loss", "bandwidth", "queue"].includes(room.reason)) return t("quality.room.connections");
+    return t("quality.room.unknown");
   }
   return null;
 }
@@ -56,26 +51,28 @@ export function moderationSummary(moderation) {
   const degraded = count(moderation.degraded);
   const audioOnly = Math.min(count(moderation.audio_only), degraded || Infinity);
   const parts = [];
-  if (congested > 0) parts.push(plural(congested, "connexion en difficulté", "connexions en difficulté"));
+  // Each text in two forms: ".one" for a count of 1, ".many" for more (a count is never 0 here).
+  if (congested === 1) parts.push(t("quality.moderation.congested.one"));
+  else if (congested > 1) parts.push(t("quality.moderation.congested.many", { count: congested }));
   if (degraded > 0 && audioOnly >= degraded) {
-    parts.push(plural(degraded, "participant ne reçoit plus que le son", "participants ne reçoivent plus que le son"));
-  } else if (degraded > 0) {
-    let part = plural(degraded, "participant reçoit moins de vidéos", "participants reçoivent moins de vidéos");
-    if (audioOnly > 0) part += `, dont ${audioOnly} ${audioOnly > 1 ? "ne reçoivent" : "ne reçoit"} plus que le son`;
-    parts.push(part);
+    if (degraded === 1) parts.push(t("quality.moderation.audio_only.one"));
+    else parts.push(t("quality.moderation.audio_only.many", { count: degraded }));
+  } else if (degraded === 1) {
+    parts.push(t("quality.moderation.degraded.one")); // with audioOnly 0: it is below degraded
+  } else if (degraded > 1) {
+    const values = { count: degraded, audio_only: audioOnly };
+    if (audioOnly === 0) parts.push(t("quality.moderation.degraded.many", values));
+    else if (audioOnly === 1) parts.push(t("quality.moderation.degraded.many.audio_only.one", values));
+    else parts.push(t("quality.moderation.degraded.many.audio_only.many", values));
   }
-  if (moderation.publishers_lowered) parts.push("qualité des caméras réduite pour tous");
+  if (moderation.publishers_lowered) parts.push(t("quality.moderation.cameras_lowered"));
   if (parts.length === 0) return null;
-  // No-break spaces before ":" and ";" (French typography): a line never starts with them.
-  return `Qualité de la réunion\u00a0: ${parts.join("\u00a0; ")}.`;
+  // The French texts put no-break spaces before ":" and ";": a line never starts with them.
+  return t("quality.moderation.summary", { parts: parts.join(t("quality.moderation.separator")) });
 }
 
 function count(value) {
   return Number.isInteger(value) && value > 0 ? value : 0;
-}
-
-function plural(n, one, many) {
-  return `${n} ${n > 1 ? many : one}`;
 }
 
 export class Quality {
@@ -106,7 +103,7 @@ export class Quality {
       const wasShown = this.#shown !== null;
       this.#show(text);
       if (text) this.#announce(text);
-      else if (wasShown) this.#announce("Qualité vidéo rétablie.");
+      else if (wasShown) this.#announce(t("quality.restored"));
     }
     const step = message?.you?.step ?? NORMAL;
     this.#onPaused(step >= LAST_N ? (participantId) => isVideoPaused(message, participantId) : null);

@@ -8,6 +8,7 @@
 // moderator's pin) and a "vidéo suspendue" badge while the SFU forwards us none of their video
 // (congestion, room/quality.js).
 
+import { t } from "../i18n.js";
 import { element, setPressed } from "./dom.js";
 
 const SELF = "self";
@@ -52,9 +53,9 @@ export class Tiles {
     if (tile) {
       tile.dataset.name = name;
       tile.querySelector(".tile-name").textContent = name;
-      tile.querySelector(".tile-pin").setAttribute("aria-label", `Afficher ${name} en grand`);
+      tile.querySelector(".tile-pin").setAttribute("aria-label", t("tiles.show_large.label", { name }));
       // The same name whether pinned or not: aria-pressed says which (and ✓ on screen).
-      tile.querySelector(".tile-keep")?.setAttribute("aria-label", `Épingler ${name}`);
+      tile.querySelector(".tile-keep")?.setAttribute("aria-label", t("tiles.keep.label", { name }));
     }
     const screen = this.#tile(participantId, "screen");
     if (screen) this.#labelScreen(screen, participantId);
@@ -214,18 +215,17 @@ export class Tiles {
   }
 
   #labelScreen(tile, participantId) {
-    const name = participantId === SELF ? "vous" : this.nameOf(participantId);
-    const label = participantId === SELF ? "Votre écran partagé" : `Écran de ${name}`;
+    const label = participantId === SELF ? t("tiles.screen.own") : t("tiles.screen.of", { name: this.nameOf(participantId) });
     tile.dataset.name = label;
     tile.querySelector(".tile-name").textContent = label;
-    tile.querySelector(".tile-pin").setAttribute("aria-label", `Afficher en grand : ${label}`);
+    tile.querySelector(".tile-pin").setAttribute("aria-label", t("tiles.show_large.screen_label", { label }));
   }
 
   #create(participantId, kind, name, { self = false } = {}) {
     const video = element("video");
     video.autoplay = true;
     video.playsInline = true;
-    const pin = element("button", { className: "tile-pin", text: "Afficher en grand", attributes: { type: "button", "aria-pressed": "false" } });
+    const pin = element("button", { className: "tile-pin", text: t("tiles.show_large"), attributes: { type: "button", "aria-pressed": "false" } });
     pin.addEventListener("click", () => {
       const key = this.#key(tile);
       this.#pinned = this.#pinned === key ? null : key;
@@ -233,24 +233,24 @@ export class Tiles {
       this.#layout();
       this.#container.dispatchEvent(new CustomEvent("viewchange", { detail: { view: this.#view } }));
     });
-    const marks = [element("span", { className: "tile-paused", text: "vidéo suspendue", attributes: { hidden: "" } })];
+    const marks = [element("span", { className: "tile-paused", text: t("tiles.paused"), attributes: { hidden: "" } })];
     const buttons = [pin];
     if (kind === "camera") {
-      marks.push(element("span", { className: "tile-pinned-all", text: "épinglé pour tous", attributes: { hidden: "" } }));
+      marks.push(element("span", { className: "tile-pinned-all", text: t("tiles.pinned_for_all"), attributes: { hidden: "" } }));
     }
     if (kind === "camera" && !self) {
       const keep = element("button", {
         className: "tile-keep",
-        text: "Épingler",
-        attributes: { type: "button", "aria-pressed": "false", "aria-label": `Épingler ${name}` },
+        text: t("tiles.keep"),
+        attributes: { type: "button", "aria-pressed": "false", "aria-label": t("tiles.keep.label", { name }) },
       });
       keep.addEventListener("click", () => this.#onPin(tile.dataset.participantId));
       buttons.unshift(keep);
     }
     const caption = element("figcaption", {}, [
       element("span", { className: "tile-name", text: name }),
-      element("span", { className: "tile-hand", text: "main levée", attributes: { hidden: "" } }),
-      element("span", { className: "tile-muted", text: "micro coupé", attributes: { hidden: "" } }),
+      element("span", { className: "tile-hand", text: t("tiles.hand"), attributes: { hidden: "" } }),
+      element("span", { className: "tile-muted", text: t("tiles.muted"), attributes: { hidden: "" } }),
       ...marks,
       ...buttons,
     ]);
