@@ -41,6 +41,12 @@ class PortalMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "portal_rate_limited",
+            "Requests refused by an abuse limit, by limit (portal/core/ratelimit.py)",
+            ["limit"],
+            registry=self.registry,
+        )
         self.http_requests = Counter(
             "portal_http_requests",
             "HTTP requests by Flask endpoint name and status code",
@@ -85,6 +91,10 @@ def count_join_token(outcome: str, reason: str = "") -> None:
 
 def count_sign_in(outcome: str) -> None:
     portal_metrics().sign_ins.labels(outcome).inc()
+
+
+def count_rate_limited(limit: str) -> None:
+    portal_metrics().rate_limited.labels(limit).inc()
 
 
 def _count_request(response: Response) -> Response:

@@ -39,6 +39,7 @@ from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from portal.core import services
+from portal.core.metrics import count_rate_limited
 
 logger = logging.getLogger(__name__)
 
@@ -244,12 +245,20 @@ def client_address() -> str:
 
 def hit(name: str, *subject: str) -> Verdict:
     """Count one event of `name` for `subject`; fails open when Redis is unreachable."""
-    return _fail_open(name, lambda: limiter().hit(name, *subject))
+    return _counted(name, _fail_open(name, lambda: limiter().hit(name, *subject)))
 
 
 def check(name: str, *subject: str) -> Verdict:
     """Is `subject` already over `name`'s limit (nothing counted)? Fails open like `hit`."""
-    return _fail_open(name, lambda: limiter().check(name, *subject))
+    return _counted(name, _fail_open(name, lambda: limiter().check(name, *subject)))
+
+
+def _counted(name: str, verdict: Verdict) -> Verdict:
+    """Refusals go to /metrics (portal_rate_limited_total): a flood shows on the dashboards,
+    and a limit set too low for a ministry's proxy shows as steady refusals."""
+    if not verdict.allowed:
+        count_rate_limited(name)
+    return verdict
 
 
 def _fail_open(name: str, attempt: Callable[[], Verdict]) -> Verdict:

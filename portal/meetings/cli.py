@@ -64,12 +64,13 @@ def purge(dry_run: bool) -> None:
     report = purge_expired(dry_run=dry_run)
     verb = "would be deleted" if dry_run else "deleted"
     for name, counts in report.by_tenant.items():
-        click.echo(
-            f"{name or '(platform)'}: {counts.meetings} meetings, {counts.attendances} "
-            f"attendances, {counts.audit_events} audit events {verb}"
-        )
-    total = report.total
-    click.echo(
-        f"total: {total.meetings} meetings, {total.attendances} attendances, "
-        f"{total.audit_events} audit events {verb}"
+        click.echo(f"{name or '(platform)'}: {_described(counts)} {verb}")
+    click.echo(f"total: {_described(report.total)} {verb}")
+
+
+def _described(counts) -> str:
+    return (
+        f"{counts.meetings} meetings, {counts.attendances} attendances, "
+        f"{counts.audit_events} audit events, {counts.invitations} invitations, "
+        f"{counts.accounts} accounts, {counts.rooms} rooms"
     )

@@ -120,12 +120,18 @@ def test_purge_command(app):
 
     result = runner.invoke(args=["retention", "purge", "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "total: 2 meetings, 4 attendances, 2 audit events would be deleted" in result.output
+    assert (
+        "total: 2 meetings, 4 attendances, 2 audit events, 0 invitations, 0 accounts, 0 rooms "
+        "would be deleted"
+    ) in result.output
     assert len(remaining(app)[0]) == 5
 
     result = runner.invoke(args=["retention", "purge"])
     assert result.exit_code == 0, result.output
-    assert "total: 2 meetings, 4 attendances, 2 audit events deleted" in result.output
+    assert (
+        "total: 2 meetings, 4 attendances, 2 audit events, 0 invitations, 0 accounts, 0 rooms "
+        "deleted"
+    ) in result.output
     assert remaining(app)[0] == {ids["short_recent"], ids["short_open"], ids["long_40"]}
 
 

@@ -347,6 +347,9 @@ def test_rate_limits_room_creation_is_per_user(make_app):
     with app.app_context():
         names = set(db.session.scalars(db.select(Room.name)))
     assert names == {"Un", "Deux", "Quatre"}
+    # The refusal is counted for the operators' dashboards, and only the refusal.
+    metrics = app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert 'portal_rate_limited_total{limit="room_creation"} 1.0' in metrics.text
 
 
 # ---------------------------------------------------------------------------------------------
