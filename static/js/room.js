@@ -409,9 +409,9 @@ const ERROR_MESSAGES = {
 
 function onError({ code, message }) {
   if (code === "too_long") {
-    chat.showError(t("room.chat.too_long"));
+    chat.refused(t("room.chat.too_long"));
   } else if (code === "rate_limited") {
-    chat.showError(t("room.chat.rate_limited"));
+    chat.refused(t("room.chat.rate_limited"));
   } else if (code === "unmute_forbidden") {
     applyMicrophone(false, { tell: false });
     announce(ERROR_MESSAGES[code]);

@@ -135,6 +135,21 @@ def test_chat_message_reaches_the_other_participant(meeting):
     expect(reader.locator("#chat-unread")).to_be_hidden()
 
 
+def test_a_chat_message_refused_for_speed_is_given_back_to_be_sent_again(meeting):
+    """The SFU lets 5 messages through at once, then one a second (sfu/session.py): the
+    message it refuses comes back into the input, with the reason next to it."""
+    sender = meeting.participant
+    open_panel(sender, "chat")
+    for number in range(1, 9):
+        sender.fill("#chat-input", f"Message rapide {number}")
+        sender.press("#chat-input", "Enter")
+    expect(sender.locator("#chat-error")).to_contain_text("trop vite")
+    refused = sender.locator("#chat-input").input_value()
+    assert refused.startswith("Message rapide "), refused
+    shown = sender.locator("#chat-messages li").all_inner_texts()
+    assert not any(text.endswith(refused) for text in shown), (refused, shown)
+
+
 def test_moderator_ends_the_meeting_for_everyone(meeting):
     moderator, participant = meeting.moderator, meeting.participant
     open_panel(moderator, "participants")

@@ -14,6 +14,9 @@ export class Chat {
   #isOpen;
   #selfId = () => null;
   #unread = 0;
+  // Sent, not yet seen back from the SFU, oldest first: the SFU handles messages in order, so
+  // the one it refuses (too fast, too long) is the oldest still waiting.
+  #pending = [];
   #list = document.getElementById("chat-messages");
   #form = document.getElementById("chat-form");
   #input = document.getElementById("chat-input");
@@ -32,6 +35,7 @@ export class Chat {
   attach(session, selfId) {
     this.#session = session;
     this.#selfId = selfId;
+    this.#pending = []; // a new session: nothing sent on the old one will come back
   }
 
   opened() {
@@ -42,6 +46,7 @@ export class Chat {
   // detail: {from, name, text, at} (docs/meetings.md)
   receive({ from, name, text, at }) {
     const mine = from === this.#selfId();
+    if (mine) this.#pending.shift();
     const sender = mine ? t("chat.sender.self") : name || t("chat.sender.unknown");
     const date = toDate(at);
     const item = element("li", { className: mine ? "chat-message chat-message--mine" : "chat-message" }, [
@@ -66,6 +71,14 @@ export class Chat {
     this.#error.hidden = false;
   }
 
+  // The SFU refused our oldest waiting message: say why, and give its text back to be sent
+  // again (unless something new is being typed), so nothing typed is lost.
+  refused(message) {
+    const text = this.#pending.shift();
+    if (text !== undefined && !this.#input.value) this.#input.value = text;
+    this.showError(message);
+  }
+
   #send() {
     const text = this.#input.value.trim();
     this.#error.hidden = true;
@@ -79,6 +92,7 @@ export class Chat {
       return;
     }
     this.#session.sendChat(text);
+    this.#pending.push(text);
     this.#input.value = "";
   }
 }
