@@ -343,6 +343,12 @@ class Point:
     warmup_generator_udp_drops: int | None = None
     warmup_udp_snmp_delta: dict[str, int] = field(default_factory=dict)
     join_connected_states: dict[str, int] = field(default_factory=dict)  # after the warm-up
+    # % of the window (and of the warm-up) the SFU's event-loop thread was runnable but waited
+    # for a CPU: other processes on its CPU. Also each generator process's loop thread.
+    sfu_run_queue_percent: float | None = None
+    sfu_run_queue_warmup_percent: float | None = None
+    generator_run_queue_percent: list[float] = field(default_factory=list)
+    generator_run_queue_max_percent: float | None = None
     generator_cpu_percent: list[float] = field(default_factory=list)  # per process
     per_subscriber: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -515,6 +521,9 @@ def measure_point(
             load_before = os.getloadavg()
             metrics_before = scrape_metrics(worker)
             sfu_cpu = CpuMeter(worker.pid)
+            generator_meters = [CpuMeter(p.process.pid) for p in room.processes]
+            for meter in generator_meters:
+                meter.start()
             participants_cpu = room.cpu_seconds()
             process_cpu = [(p.latest() or {}).get("cpu_seconds", 0.0) for p in room.processes]
             sfu_cpu.start()
@@ -530,6 +539,8 @@ def measure_point(
             }
             published = _published_rates(room, window_started)
             sfu_cpu.stop()
+            for meter in generator_meters:
+                meter.stop()
             load_average = os.getloadavg()
             rcvbuf_errors = _udp_rcvbuf_errors() - rcvbuf_errors
             quality = None
@@ -605,6 +616,12 @@ def measure_point(
         warmup_udp_snmp_delta={k: v for k, v in warmup_snmp.items() if k in UDP_ERRORS},
         join_connected_states=join_states,
         generator_cpu_percent=[100 * c / sfu_cpu.wall_seconds for c in process_cpu],
+        sfu_run_queue_percent=sfu_cpu.wait_percent,
+        sfu_run_queue_warmup_percent=warmup_cpu.wait_percent,
+        generator_run_queue_percent=[meter.wait_percent for meter in generator_meters],
+        generator_run_queue_max_percent=max(
+            (meter.wait_percent for meter in generator_meters), default=None
+        ),
     )
 
 
@@ -615,6 +632,9 @@ COLUMNS = (
     ("connected", "connected_at_end", "{}"),
     ("SFU CPU %", "sfu_cpu_percent", "{:.1f}"),
     ("SFU CPU % warm-up", "sfu_cpu_warmup_percent", "{:.0f}"),
+    ("SFU loop waiting for a CPU % (warm-up)", ("sfu_run_queue_percent",
+                                               "sfu_run_queue_warmup_percent"), "{:.0f} ({:.0f})"),
+    ("generators waiting for a CPU % (max)", "generator_run_queue_max_percent", "{:.0f}"),
     ("pkt/s received audio+video", ("audio_pps", "video_pps"), "{:.0f}+{:.0f}"),
     ("SFU frames/s audio+video (/metrics)", ("metrics.forwarded_audio_fps",
                                               "metrics.forwarded_video_fps"), "{:.0f}+{:.0f}"),

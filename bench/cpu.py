@@ -21,6 +21,21 @@ def process_cpu_seconds(pid: int | None = None) -> float:
     return (utime + stime) / _CLOCK_TICKS
 
 
+def main_thread_run_queue_seconds(pid: int | None = None) -> float:
+    """Time the process's main thread (the event loop) spent runnable but waiting for a CPU
+    (/proc/PID/task/PID/schedstat, second field, ns; 0 where schedstats are not available).
+
+    On a shared machine this says how much of the wall time a process was denied: a loop that
+    waits half the time for the CPU answers its ICE consent checks late whatever its own cost.
+    """
+    pid = pid or os.getpid()
+    try:
+        with open(f"/proc/{pid}/task/{pid}/schedstat") as schedstat:
+            return int(schedstat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 class CpuMeter:
     """CPU seconds used by one process between `start()` and `stop()`, and as % of one core."""
 
@@ -30,14 +45,23 @@ class CpuMeter:
         self._wall_start = 0.0
         self.cpu_seconds = 0.0
         self.wall_seconds = 0.0
+        self._wait_start = 0.0
+        self.wait_seconds = 0.0  # the main thread, waiting for a CPU
 
     def start(self) -> None:
         self._cpu_start = process_cpu_seconds(self.pid)
+        self._wait_start = main_thread_run_queue_seconds(self.pid)
         self._wall_start = time.monotonic()
 
     def stop(self) -> None:
         self.cpu_seconds = process_cpu_seconds(self.pid) - self._cpu_start
+        self.wait_seconds = main_thread_run_queue_seconds(self.pid) - self._wait_start
         self.wall_seconds = time.monotonic() - self._wall_start
+
+    @property
+    def wait_percent(self) -> float:
+        """% of the wall time the main thread was runnable but not running."""
+        return 100.0 * self.wait_seconds / self.wall_seconds if self.wall_seconds else 0.0
 
     @property
     def percent_of_core(self) -> float:

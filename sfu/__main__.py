@@ -14,6 +14,8 @@ from aiohttp import web
 
 from sfu.app import create_app
 from sfu.config import ConfigError, SfuConfig
+from sfu.datagrams import install as read_datagrams_in_batches
+from sfu.gc_tuning import configure as configure_gc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Quiet aiortc/aioice debug chatter unless explicitly asked for.
     logging.getLogger("aioice").setLevel(logging.WARNING)
+    configure_gc()
+    read_datagrams_in_batches()
     web.run_app(
         create_app(config),
         host=config.host,

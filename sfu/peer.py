@@ -5,27 +5,36 @@ a third, video, while they share their screen) and one sendonly transceiver per 
 other participant. Each change in the room only
 marks the peer "dirty"; a single task runs one offer/answer at a time, so changes arriving
 during a negotiation are folded into the next one (no glare, nothing lost).
+
+In big rooms a participant is re-offered at most once per `offer_interval(room size)`: each
+join renegotiates everyone already there with an SDP that grows with the room, so the work of
+a join grows with N², and in a 55-person room it saturated the worker (docs/performance.md).
+The joins of a few seconds are folded into one offer per participant instead. Rooms of up to
+`OFFERS_UNPACED_UP_TO` people are not paced, and a participant's first offer is never delayed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCRtpTransceiver, RTCSessionDescription
 from aiortc import sdp as aiortc_sdp
 
+from sfu.aiortc_tuning import SfuPeerConnection
 from sfu.forwarding import Publication, SubscriberLoad, SubscriberTrack
+from sfu.gc_tuning import room_size_changed
 from sfu.ice import announce_addresses
 from sfu.passthrough import forwarded_codec_capabilities
 from sfu.quality.levers import tap_audio_levels
 from sfu.quality.policy import AUDIO_ONLY, SubscriberDecision
 from sfu.quality.signals import SubscriberFeedback
 from sfu.room import Participant, Room
-from sfu.rtcp import watch_keyframe_requests
+from sfu.rtcp import skip_idle_sender_reports, watch_keyframe_requests
 from sfu.signalling import CLOSE_BAD_REQUEST, CLOSE_TIMEOUT, SignallingError
 
 logger = logging.getLogger(__name__)
@@ -41,9 +50,29 @@ class Subscription:
     track: SubscriberTrack
 
 
-def media_ssrc_from_sdp(sdp: str, mid: str) -> int | None:
+# Offers to one participant are not paced in rooms of up to this many people.
+OFFERS_UNPACED_UP_TO = 10
+# Above it, at least OFFER_PACING x (room size)² seconds between two offers to a participant:
+# an offer's cost grows with the room (two m-lines per other participant: up to ≈ 1 ms of the
+# worker per m-line, offer and answer together, on the 2-vCPU bench machine), and so does the
+# number of participants to re-offer, so the interval grows with both. 0.4 s at 20, 1.6 s at
+# 40, 3 s at 55 (docs/performance.md, "Congested rooms").
+OFFER_PACING = 0.001
+OFFER_INTERVAL_MAX = 5.0
+# Each interval is drawn in ±20 % of it, so that the offers triggered by one join spread out
+# instead of coming back together at every later join.
+OFFER_JITTER = 0.2
+
+
+def offer_interval(room_size: int) -> float:
+    """Minimum seconds between two offers to one participant in a room of `room_size`."""
+    if room_size <= OFFERS_UNPACED_UP_TO:
+        return 0.0
+    return min(OFFER_INTERVAL_MAX, OFFER_PACING * room_size * room_size)
+
+
+def media_ssrc_of(description: aiortc_sdp.SessionDescription, mid: str) -> int | None:
     """The media (not RTX) SSRC the remote end announced for `mid`, if it announced one."""
-    description = aiortc_sdp.SessionDescription.parse(sdp)
     for media in description.media:
         if media.rtp.muxId != mid:
             continue
@@ -53,21 +82,6 @@ def media_ssrc_from_sdp(sdp: str, mid: str) -> int | None:
         if media.ssrc:
             return media.ssrc[0].ssrc
     return None
-
-
-def check_answer_sdp(sdp: str) -> None:
-    """Refuse (ValueError) what aiortc 1.16 accepts in an answer but fails on later, outside any
-    negotiation: a media section without a DTLS fingerprint makes its connect task die on an
-    assertion once ICE ends (the participant never connects and is never told); an SSRC that
-    does not fit in 32 bits cannot be written in the RTCP (keyframe requests) sent about it.
-    Found by tests/sfu/test_signalling_fuzz.py."""
-    for media in aiortc_sdp.SessionDescription.parse(sdp).media:
-        if media.dtls is not None and not media.dtls.fingerprints:
-            raise ValueError(f"media section {media.rtp.muxId!r} has no DTLS fingerprint")
-        ssrcs = [info.ssrc for info in media.ssrc]
-        ssrcs += [item for group in media.ssrc_group for item in group.items]
-        if any(not 0 <= ssrc < 2**32 for ssrc in ssrcs):
-            raise ValueError(f"media section {media.rtp.muxId!r} has an SSRC beyond 32 bits")
 
 
 class Peer:
@@ -84,7 +98,8 @@ class Peer:
     ) -> None:
         self.participant = participant
         self.room = room
-        self.pc = RTCPeerConnection(configuration)
+        self.pc = SfuPeerConnection(configuration)
+        room_size_changed(room, len(room.participants))  # sfu/gc_tuning.py
         self._on_failure = on_failure
         self._answer_timeout = answer_timeout
         # Behind a 1:1 NAT: the public address to write in our SDP for each bound private one.
@@ -100,6 +115,7 @@ class Peer:
         self.subscriptions: dict[tuple[str, str], Subscription] = {}
         self.revision = 0
         self._dirty = asyncio.Event()
+        self._last_offer_at: float | None = None  # loop time the previous offer was started
         self._pending_answer: tuple[int, asyncio.Future[str]] | None = None
         self._task: asyncio.Task | None = None
         self.negotiated = asyncio.Event()  # set after the first completed negotiation
@@ -125,7 +141,9 @@ class Peer:
         try:
             while True:
                 await self._dirty.wait()
+                await self._pace_offers()
                 self._dirty.clear()
+                self._last_offer_at = asyncio.get_running_loop().time()
                 await self._negotiate_once()
                 self.negotiated.set()
         except asyncio.CancelledError:
@@ -141,6 +159,19 @@ class Peer:
             await self._on_failure(
                 SignallingError("internal_error", "negotiation failed on the server", 1011)
             )
+
+    async def _pace_offers(self) -> None:
+        """Wait until this participant may be offered again; what changes meanwhile is folded
+        into that offer (the first offer is never delayed)."""
+        if self._last_offer_at is None:
+            return
+        interval = offer_interval(len(self.room.participants))
+        if interval <= 0:
+            return
+        interval *= random.uniform(1 - OFFER_JITTER, 1 + OFFER_JITTER)  # noqa: S311 - not crypto
+        delay = self._last_offer_at + interval - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     async def _negotiate_once(self) -> None:
         await self._sync_subscriptions()
@@ -173,13 +204,13 @@ class Peer:
                 CLOSE_TIMEOUT,
             ) from exc
         try:
-            check_answer_sdp(answer_sdp)
+            # SfuPeerConnection checks the answer on aiortc's parse of it (sfu/aiortc_tuning.py).
             await self.pc.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
         except Exception as exc:
             raise SignallingError(
                 "bad_sdp", f"the answer SDP was refused: {exc}", CLOSE_BAD_REQUEST
             ) from exc
-        await self._publish_answered_tracks(answer_sdp)
+        await self._publish_answered_tracks()
 
     def set_audio_only(self, enabled: bool) -> None:
         """Receive no video (enabled) or video again; the same transceivers stay negotiated."""
@@ -251,12 +282,13 @@ class Peer:
             track = publication.subscribe(self.participant.id, self._load)
             transceiver = self.pc.addTransceiver(track, direction="sendonly")
             transceiver.setCodecPreferences(forwarded_codec_capabilities(publication.kind))
+            skip_idle_sender_reports(transceiver.sender)
             if publication.kind == "video":
                 watch_keyframe_requests(transceiver.sender, publication.request_keyframe)
             self.feedback.watch(transceiver.sender, publication.kind, time.monotonic)
             self.subscriptions[key] = Subscription(publication, transceiver, track)
 
-    async def _publish_answered_tracks(self, answer_sdp: str) -> None:
+    async def _publish_answered_tracks(self) -> None:
         """Start forwarding the tracks the participant agreed to send in its answer."""
         published = []
         for source, transceiver in self.publish_transceivers.items():
@@ -272,7 +304,9 @@ class Peer:
                 self.participant.id, transceiver.kind, track, transceiver.receiver, source=source
             )
             if publication.keyframes is not None:
-                publication.keyframes.media_ssrc = media_ssrc_from_sdp(answer_sdp, transceiver.mid)
+                publication.keyframes.media_ssrc = media_ssrc_of(
+                    self.pc.remote_description, transceiver.mid
+                )
             if source == "audio":
                 publication.paused = self.participant.audio_blocked
                 publication.audio_gate = self.room.audio_gate
@@ -305,4 +339,5 @@ class Peer:
         for subscription in self.subscriptions.values():
             subscription.publication.unsubscribe(self.participant.id)
         self.subscriptions.clear()
+        room_size_changed(self.room, len(self.room.participants))
         await self.pc.close()
