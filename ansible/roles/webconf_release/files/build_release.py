@@ -4,7 +4,9 @@
 The bundle is one tar file holding:
   wheelhouse/  the project's wheel and every dependency's wheel, for the hosts' Python and
                platform (hosts need no package index);
-  share/       templates/, static/ and migrations/, which live outside the Python package.
+  share/       templates/, static/ and migrations/, which live outside the Python package;
+               of static/node_modules, only the DSFR files the pages load (its stylesheet and
+               the fonts and icons that stylesheet names), never the npm package files.
 Builds are reproducible (SOURCE_DATE_EPOCH, sorted tar entries, fixed owners and times), so
 the bundle's digest names the release: the same sources and dependencies give the same
 release, and a second deployment changes nothing. Prints one JSON line:
@@ -18,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +33,16 @@ from pathlib import Path
 PACKAGE_SOURCES = ("pyproject.toml", "portal", "sfu")
 SHARED_FOLDERS = ("templates", "static", "migrations")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules", "*.egg-info", "build")
+# static/'s npm set-up (docs/design.md) stays out of the bundle; copy_dsfr() picks what ships.
+STATIC_IGNORED = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", "node_modules", ".dsfr.yml", "package.json", "package-lock.json"
+)
+# The State design system, installed by `npm ci` in static/: the stylesheets the pages load,
+# relative to the package; the files their url() name are found by reading them.
+DSFR_PACKAGE = Path("node_modules/@gouvfr/dsfr")
+DSFR_STYLESHEETS = ("dist/dsfr.min.css",)
+DSFR_KEPT = ("LICENSE.md",)  # its licence travels with it
+CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+?)['"]?\s*\)""")
 FIXED_TIME = 315532800  # 1980-01-01, the oldest time a zip entry can carry
 
 
@@ -132,11 +145,48 @@ def download(wheelhouse: Path, args: argparse.Namespace, requirements: list[str]
     run(command + requirements)
 
 
+def referenced_files(stylesheet: Path) -> set[Path]:
+    """The local files a stylesheet names with url(): fonts, icons (data: URIs excepted)."""
+    found = set()
+    for reference in CSS_URL.findall(stylesheet.read_text(encoding="utf-8")):
+        if reference.startswith(("data:", "#", "http:", "https:", "//")):
+            continue
+        found.add((stylesheet.parent / reference.split("?")[0].split("#")[0]).resolve())
+    return found
+
+
+def dsfr_package(static: Path) -> Path:
+    """The installed DSFR package, or stop: checked first, before the slow steps."""
+    package = static / DSFR_PACKAGE
+    if not (package / "package.json").is_file():
+        raise SystemExit(
+            f"{package} is missing: run `npm ci` in {static} (.ci/setup does) before building"
+            " a release; the pages load the DSFR from there"
+        )
+    return package
+
+
+def copy_dsfr(static: Path, target: Path) -> None:
+    """Copy into `target` (the bundle's static/) the DSFR files the pages load."""
+    package = dsfr_package(static)
+    wanted = {package / name for name in DSFR_KEPT}
+    for name in DSFR_STYLESHEETS:
+        wanted |= {package / name, *referenced_files(package / name)}
+    for stylesheet in (static / "css").glob("*.css"):  # app.css borrows some DSFR icons
+        wanted |= {p for p in referenced_files(stylesheet) if package in p.parents}
+    for path in sorted(wanted):
+        if not path.is_file():
+            raise SystemExit(f"{path}, which a stylesheet names, is missing from the DSFR")
+        destination = target / path.relative_to(static)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination)
+
+
 def add_tree(bundle: tarfile.TarFile, root: Path, prefix: str) -> None:
     """Add `root` under `prefix` with sorted entries and fixed metadata (reproducible)."""
-    paths = sorted(p for p in root.rglob("*") if not IGNORED(str(p.parent), [p.name]))
+    paths = sorted(p for p in root.rglob("*") if not p.name.endswith(".pyc"))
     for path in [root, *paths]:
-        if any(part in ("__pycache__", "node_modules") for part in path.relative_to(root).parts):
+        if "__pycache__" in path.relative_to(root).parts:
             continue
         name = prefix if path == root else f"{prefix}/{path.relative_to(root).as_posix()}"
         info = tarfile.TarInfo(name)
@@ -165,6 +215,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    dsfr_package(args.source.resolve() / "static")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="webconf-release-") as tmp:
         work = Path(tmp)
@@ -178,8 +229,11 @@ def main() -> int:
             add_tree(bundle, wheelhouse, "wheelhouse")
             share = work / "share"
             share.mkdir()
+            source = args.source.resolve()
             for name in SHARED_FOLDERS:
-                shutil.copytree(args.source / name, share / name, ignore=IGNORED)
+                ignore = STATIC_IGNORED if name == "static" else IGNORED
+                shutil.copytree(source / name, share / name, ignore=ignore)
+            copy_dsfr(source / "static", share / "static")
             add_tree(bundle, share, "share")
         digest = hashlib.sha256(staging.read_bytes()).hexdigest()
         release_id = digest[:16]
