@@ -181,12 +181,16 @@ SESSION = RecordKind(
     key="session",
     title=N_("Cookie de session"),
     contents=N_(
-        "L'identifiant de votre compte, ou votre nom et votre salle si vous êtes invité. "
-        "C'est le seul cookie : aucun cookie de mesure d'audience ni de publicité."
+        "L'identifiant de votre compte, ou votre nom et votre salle si vous êtes invité, et la "
+        "langue que vous avez choisie. C'est le seul cookie : aucun cookie de mesure "
+        "d'audience ni de publicité."
     ),
-    purpose=N_("Rester connecté d'une page à l'autre."),
+    purpose=N_("Rester connecté d'une page à l'autre et afficher les pages dans votre langue."),
     period=None,
-    kept=N_("Jusqu'à la déconnexion ou la fermeture du navigateur."),
+    kept=N_(
+        "Jusqu'à la fermeture du navigateur ; la déconnexion efface tout, sauf la langue "
+        "choisie."
+    ),
 )
 SERVER_LOGS = RecordKind(
     key="server_logs",
