@@ -1,16 +1,17 @@
 """Fan-out of one published track's encoded frames to bounded per-subscriber queues.
 
-One reader task per published track (on the event loop) pulls `av.Packet`s from the
-publisher's receiver and pushes them to each subscriber's queue. Video subscribers are gated
-until a keyframe: a new subscriber, or one whose queue overflowed (flushed, re-gated, keyframe
-requested). Video is dropped before audio: a video frame is refused as soon as the same
-subscriber's audio is backing up, while audio is only dropped when its own queue is full.
-A paused publication (a participant muted by a moderator) is still read but forwarded to no one.
-A subscriber in audio-only mode (`SubscriberLoad.video_off`, one flag per subscriber checked for
-every video frame) receives no video; when it turns video back on, its video tracks are gated
-again and a keyframe is requested from each publisher. The congestion policy (sfu/quality/) uses
-the same gate with its own fields: `video_suspended` (no video: its audio-only step) and
-`video_from` (video only from these participants: its last-N step).
+One reader task per published track (on the event loop) pulls encoded frames (`ForwardedFrame`,
+sfu/passthrough.py) from the publisher's receiver and pushes them to each subscriber's queue.
+Video subscribers are gated until a keyframe: a new subscriber, or one whose queue overflowed
+(flushed, re-gated, keyframe requested). Video is dropped before audio: a video frame is refused
+as soon as the same subscriber's audio is backing up, while audio is only dropped when its own
+queue is full. A paused publication (a participant muted by a moderator) is still read but
+forwarded to no one. A subscriber in audio-only mode (`SubscriberLoad.video_off`, one flag per
+subscriber checked for every video frame) receives no video; when it turns video back on, its
+video tracks are gated again and a keyframe is requested from each publisher. The congestion
+policy (sfu/quality/) uses the same gate with its own fields: `video_suspended` (no video: its
+audio-only step) and `video_from` (video only from these participants: its last-N step). Silent
+publishers' audio stops before this, at the receiver (sfu/audio_receive.py).
 
 Counting on this path uses plain integer attributes (sfu/metrics.py), never prometheus_client.
 """
@@ -19,16 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 
-import av
 from aiortc import MediaStreamTrack, RTCRtpReceiver
 from aiortc.mediastreams import MediaStreamError
 
 from sfu.metrics import COUNTERS
-from sfu.passthrough import is_keyframe
-from sfu.quality.audio_gate import AudioGate
+from sfu.passthrough import ForwardedFrame
 from sfu.quality.levers import RembCap
 from sfu.rtcp import KeyframeRequester
 
@@ -65,6 +63,9 @@ class SubscriberLoad:
 class SubscriberTrack(MediaStreamTrack):
     """The track an outgoing RTCRtpSender reads: encoded frames of one publication."""
 
+    # Its sender writes these frames as RTP itself (sfu/rtp_writer.py).
+    encoded_frames = True
+
     def __init__(
         self,
         kind: str,
@@ -78,7 +79,7 @@ class SubscriberTrack(MediaStreamTrack):
         self._load = load
         self._on_keyframe_needed = on_keyframe_needed
         limit = VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_FRAMES
-        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(maxsize=limit)
+        self._queue: asyncio.Queue[ForwardedFrame | None] = asyncio.Queue(maxsize=limit)
         # Nothing is queued before the sender starts reading (the connection may take a while).
         self.reading = False
         self.gated = kind == "video"
@@ -86,7 +87,7 @@ class SubscriberTrack(MediaStreamTrack):
         self.overflows = 0
         self.forwarded_frames = 0  # frames queued for this subscriber (per-subscriber check)
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> ForwardedFrame:
         if self.readyState != "live":
             raise MediaStreamError
         if not self.reading:
@@ -101,7 +102,7 @@ class SubscriberTrack(MediaStreamTrack):
             raise MediaStreamError
         return packet
 
-    def offer(self, packet: av.Packet, keyframe: bool) -> None:
+    def offer(self, packet: ForwardedFrame, keyframe: bool) -> None:
         """Queue `packet` or drop it; never blocks (called by the publication's reader)."""
         if not self.reading or self.readyState != "live":
             return
@@ -194,8 +195,6 @@ class Publication:
         self.keyframes = KeyframeRequester(receiver) if kind == "video" else None
         # Step 1 of the congestion policy: a ceiling on the REMB this publisher is sent.
         self.remb_cap = RembCap(receiver) if kind == "video" else None
-        # Crowded rooms: this publisher's silent audio is not fanned out (audio only).
-        self.audio_gate: AudioGate | None = None
         self._subscribers: dict[str, SubscriberTrack] = {}
         self._task: asyncio.Task | None = None
         self.frames_received = 0
@@ -237,17 +236,12 @@ class Publication:
             self.frames_received += 1
             if self.paused:
                 continue
-            if self.audio_gate is not None and not self.audio_gate.open_for(
-                self.owner_id, time.monotonic()
-            ):
-                COUNTERS.silent_audio_frames += 1
-                continue
             if self.keyframes is not None and self.keyframes.media_ssrc is None:
                 # The answer announced no SSRC: use the only source seen, if it is unambiguous.
                 sources = self._receiver.getSynchronizationSources()
                 if len(sources) == 1:
                     self.keyframes.media_ssrc = sources[0].source
-            keyframe = is_keyframe(self.kind, packet)
+            keyframe = packet.keyframe
             for subscriber in self._subscribers.values():
                 subscriber.offer(packet, keyframe)
 

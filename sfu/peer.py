@@ -26,15 +26,15 @@ from aiortc import RTCConfiguration, RTCRtpTransceiver, RTCSessionDescription
 from aiortc import sdp as aiortc_sdp
 
 from sfu.aiortc_tuning import SfuPeerConnection
+from sfu.audio_receive import receive_audio_directly
 from sfu.forwarding import Publication, SubscriberLoad, SubscriberTrack
 from sfu.gc_tuning import room_size_changed
 from sfu.ice import announce_addresses
 from sfu.passthrough import forwarded_codec_capabilities
-from sfu.quality.levers import tap_audio_levels
 from sfu.quality.policy import AUDIO_ONLY, SubscriberDecision
 from sfu.quality.signals import SubscriberFeedback
 from sfu.room import Participant, Room
-from sfu.rtcp import skip_idle_sender_reports, watch_keyframe_requests
+from sfu.rtcp import watch_keyframe_requests
 from sfu.signalling import CLOSE_BAD_REQUEST, CLOSE_TIMEOUT, SignallingError
 
 logger = logging.getLogger(__name__)
@@ -112,6 +112,11 @@ class Peer:
             transceiver = self.pc.addTransceiver(kind, direction="recvonly")
             transceiver.setCodecPreferences(forwarded_codec_capabilities(kind))
             self.publish_transceivers[kind] = transceiver
+        receive_audio_directly(
+            self.publish_transceivers["audio"].receiver,
+            self._observe_audio_level,
+            self._audio_forwarded_now,
+        )
         self.subscriptions: dict[tuple[str, str], Subscription] = {}
         self.revision = 0
         self._dirty = asyncio.Event()
@@ -282,7 +287,6 @@ class Peer:
             track = publication.subscribe(self.participant.id, self._load)
             transceiver = self.pc.addTransceiver(track, direction="sendonly")
             transceiver.setCodecPreferences(forwarded_codec_capabilities(publication.kind))
-            skip_idle_sender_reports(transceiver.sender)
             if publication.kind == "video":
                 watch_keyframe_requests(transceiver.sender, publication.request_keyframe)
             self.feedback.watch(transceiver.sender, publication.kind, time.monotonic)
@@ -309,8 +313,6 @@ class Peer:
                 )
             if source == "audio":
                 publication.paused = self.participant.audio_blocked
-                publication.audio_gate = self.room.audio_gate
-                tap_audio_levels(transceiver.receiver, self._observe_audio_level)
             elif source == "video":
                 publication.paused = self.participant.audio_only
             publication.start()
@@ -329,6 +331,10 @@ class Peer:
         if participant.audio_blocked or not participant.microphone:
             return  # muted: what still arrives is not heard, so it is not "speaking"
         self.room.speakers.observe(participant.id, level, now)
+
+    def _audio_forwarded_now(self) -> bool:
+        """The room's silence gate (sfu/quality/audio_gate.py), for this publisher's packets."""
+        return self.room.audio_gate.open_for(self.participant.id, time.monotonic())
 
     async def close(self) -> None:
         if self._task is not None and self._task is not asyncio.current_task():

@@ -1,18 +1,11 @@
-"""RTCP on subscribers' senders: keyframe requests relayed (coalesced) to the publisher, and
-sender reports left out for streams that carry nothing.
+"""RTCP on subscribers' senders: keyframe requests relayed (coalesced) to the publisher.
 
 A subscriber's PLI/FIR arrives at the RTCRtpSender that feeds it; we wrap that sender's
 `_handle_rtcp_packet` (per instance, the original still serves NACK → RTX and reports) and
 ask the publisher for a keyframe with its receiver's `_send_rtcp_pli(media_ssrc)`.
 Requests are coalesced to at most one PLI per `min_interval`, but never dropped: a request
 arriving too soon is deferred to the end of the interval.
-
-aiortc's sender sends a sender report (SR + SDES) about every second for each stream, whether
-media flows or not: N (N - 1) x 2 SRTCP packets a second in a room of N, ≈ 5,900/s at 55, most
-of them about video paused by last-N. `skip_idle_sender_reports` drops the report of a stream
-that sent no RTP packet since its previous report (the receiver needs reports to synchronize
-audio and video it receives, not for a stream that is silent); the first report after media
-resumes is sent as usual.
+(Sender reports of idle streams are left out by sfu/rtp_writer.py.)
 """
 
 from __future__ import annotations
@@ -23,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from aiortc import RTCRtpReceiver, RTCRtpSender
-from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket, RtcpSrPacket
+from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 
 from sfu.metrics import COUNTERS
 
@@ -43,26 +36,6 @@ def watch_keyframe_requests(sender: RTCRtpSender, on_request: Callable[[], None]
         await original(packet)
 
     sender._handle_rtcp_packet = handle_rtcp_packet
-
-
-def skip_idle_sender_reports(sender: RTCRtpSender) -> None:
-    """Make `sender` send no sender report while its packet count has not moved since the
-    previous report it sent (nor before its first packet). aiortc 1.16's `_run_rtcp` sends
-    each report, and only those (and its final BYE), through `_send_rtcp`; wrapped per
-    instance, as `watch_keyframe_requests` does."""
-    original = sender._send_rtcp
-    reported = 0  # packet count in the last report sent
-
-    async def send_rtcp(packets) -> None:
-        nonlocal reported
-        if packets and isinstance(packets[0], RtcpSrPacket):
-            count = packets[0].sender_info.packet_count
-            if count == reported:
-                return
-            reported = count
-        await original(packets)
-
-    sender._send_rtcp = send_rtcp
 
 
 class KeyframeRequester:

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-import types
 
 import aiortc
 import aiortc.rtcrtpreceiver
 import aiortc.rtcrtpsender
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtcdtlstransport import RTCCertificate, certificate_digest
 
 from sfu import aiortc_tuning
 from sfu.aiortc_tuning import LazyRemoteBitrateEstimator, SfuPeerConnection
 from sfu.peer import media_ssrc_of
-from sfu.rtcp import skip_idle_sender_reports
 
 
 def test_written_for_this_aiortc():
@@ -123,49 +121,3 @@ def test_fingerprints_are_computed_once_per_certificate(monkeypatch):
     assert calls == []
     assert [(f.algorithm, f.value) for f in again] == [(f.algorithm, f.value) for f in first]
     assert again[0] is not first[0]  # callers get their own objects, as from aiortc
-
-
-class FakeTransport:
-    state = "new"
-
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-
-    async def _send_rtp(self, data: bytes) -> None:
-        self.sent.append(data)
-
-
-def test_paused_streams_send_no_sender_report(monkeypatch):
-    """A sender whose packet count did not move sends no SR (nor its SDES); one that sent media
-    does, as aiortc's own loop builds it."""
-    # aiortc reports every 0.5 + random() s: make it every 0.5 s.
-    monkeypatch.setattr(aiortc.rtcrtpsender, "random", types.SimpleNamespace(random=lambda: 0.0))
-
-    async def scenario():
-        transport = FakeTransport()
-        sender = RTCRtpSender("video", transport)
-        skip_idle_sender_reports(sender)
-
-        async def next_report() -> bytes:
-            count = len(transport.sent)
-            for _ in range(100):
-                if len(transport.sent) > count:
-                    return transport.sent[-1]
-                await asyncio.sleep(0.05)
-            raise AssertionError("no report within 5 s")
-
-        task = asyncio.ensure_future(sender._run_rtcp())
-        await asyncio.sleep(1.2)  # two reports due, nothing ever sent
-        assert transport.sent == []
-        sender._RTCRtpSender__packet_count = 30  # media flowed
-        report = await next_report()
-        assert report[1] == 200  # an SR (its SDES follows in the same datagram)
-        assert int.from_bytes(report[20:24], "big") == 30  # its packet count
-        await asyncio.sleep(1.2)  # paused again: nothing more
-        assert len(transport.sent) == 1
-        sender._RTCRtpSender__packet_count = 45
-        assert int.from_bytes((await next_report())[20:24], "big") == 45
-        task.cancel()
-        assert (await next_report())[1] == 203  # the final BYE is still sent
-
-    asyncio.run(scenario())

@@ -11,11 +11,12 @@ import pytest
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import get_encoder
 from aiortc.jitterbuffer import JitterFrame
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
+from aiortc.rtcrtpreceiver import RemoteStreamTrack
 from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket
 
 from sfu import ice, passthrough
-from sfu.passthrough import HookPointMissing, check_hook_points, is_keyframe
+from sfu.passthrough import ForwardedFrame, HookPointMissing, check_hook_points, is_keyframe
 from sfu.rtcp import watch_keyframe_requests
 
 
@@ -33,39 +34,47 @@ def test_a_moved_hook_point_is_named(monkeypatch):
         check_hook_points()
 
 
-def test_passthrough_replaces_the_receiver_decoder_lookup():
+def test_receivers_hand_frames_to_their_track_without_a_decoder_thread():
+    async def scenario():
+        receiver = RTCRtpReceiver("video", transport=_FakeTransport())
+        receiver._track = RemoteStreamTrack(kind="video")  # as RTCPeerConnection does
+        codec = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
+        await receiver.receive(RTCRtpReceiveParameters(codecs=[codec]))
+        queue = receiver._RTCRtpReceiver__decoder_queue
+        assert isinstance(queue, passthrough.InlineFrameQueue)
+        assert not receiver._RTCRtpReceiver__decoder_thread.is_alive()
+        queue.put((codec, JitterFrame(b"\x10\x02\x00", timestamp=3000)))
+        frame = receiver.track._queue.get_nowait()  # there already: no thread, no wake-up
+        assert (frame.data, frame.timestamp, frame.keyframe) == (b"\x10\x02\x00", 3000, True)
+        await receiver.stop()
+        assert receiver.track._queue.get_nowait() is None  # the track ends
+
     passthrough.install_passthrough()
     try:
-        assert aiortc.rtcrtpreceiver.get_decoder is passthrough.passthrough_get_decoder
-        codec = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
-        decoder = aiortc.rtcrtpreceiver.get_decoder(codec)
-        [packet] = decoder.decode(JitterFrame(b"\x10\x02\x00", timestamp=3000))
-        assert isinstance(packet, av.Packet)
-        assert (bytes(packet), packet.pts, packet.time_base) == (
-            b"\x10\x02\x00",
-            3000,
-            Fraction(1, 90000),
-        )
+        asyncio.run(scenario())
     finally:
         passthrough.uninstall_passthrough()
+    assert aiortc.rtcrtpreceiver.decoder_worker is passthrough.ORIGINAL_DECODER_WORKER
 
 
-def test_encoders_pack_encoded_packets():
+def test_a_frame_is_cut_into_payloads_once_as_aiortc_packs_it():
+    data = b"\x10" + bytes(range(256)) * 12
+    frame = ForwardedFrame(data, 9000, "video", number=5)
     vp8 = get_encoder(RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000))
-    packet = av.Packet(b"\x10" + b"\x00" * 3000)
+    vp8.picture_id = 5
+    packet = av.Packet(data)
     packet.pts, packet.time_base = 9000, Fraction(1, 90000)
     payloads, timestamp = vp8.pack(packet)
-    assert len(payloads) > 1 and timestamp == 9000
-    opus = get_encoder(RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2))
-    packet = av.Packet(b"\xfc\x01\x02")
-    packet.pts, packet.time_base = 960, Fraction(1, 48000)
-    assert opus.pack(packet) == ([b"\xfc\x01\x02"], 960)
+    assert frame.payloads() == payloads and len(payloads) > 1 and timestamp == frame.timestamp
+    assert frame.payloads() is frame.payloads()  # shared by every subscriber
+    assert ForwardedFrame(b"\xfc\x01", 960, "audio").payloads() == [b"\xfc\x01"]
 
 
 def test_vp8_keyframes_are_recognised():
-    assert is_keyframe("video", av.Packet(b"\x10\x02\x00\x9d\x01\x2a"))
-    assert not is_keyframe("video", av.Packet(b"\x11\x02\x00"))
-    assert is_keyframe("audio", av.Packet(b"\x11"))
+    assert is_keyframe("video", b"\x10\x02\x00\x9d\x01\x2a")
+    assert not is_keyframe("video", b"\x11\x02\x00")
+    assert not is_keyframe("video", b"")
+    assert is_keyframe("audio", b"\x11")
 
 
 def test_keyframe_requests_are_seen_and_still_handled_by_the_sender():
@@ -89,6 +98,12 @@ class _FakeTransport:
     state = "new"
 
     def _register_rtp_sender(self, *args):
+        pass
+
+    def _register_rtp_receiver(self, *args):
+        pass
+
+    def _unregister_rtp_receiver(self, *args):
         pass
 
 

@@ -2,16 +2,15 @@
 
 import asyncio
 
-import av
-
 from sfu.forwarding import (
     AUDIO_BACKLOG_DROPS_VIDEO,
     VIDEO_QUEUE_FRAMES,
     SubscriberLoad,
     SubscriberTrack,
 )
+from sfu.passthrough import ForwardedFrame
 
-KEY, DELTA = av.Packet(b"\x10\x00"), av.Packet(b"\x11\x00")
+KEY, DELTA = ForwardedFrame(b"\x10\x00", 0, "video"), ForwardedFrame(b"\x11\x00", 3000, "video")
 
 
 def reading_track(kind, load=None):
