@@ -61,10 +61,10 @@ def wants_json() -> bool:
 
 def error_response(status: int, message: str | None = None, error: str | None = None):
     title, default_message = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
-    # Lazy texts become plain strings here, so that templates escape them like any other.
-    title, message = str(title), str(message or default_message)
+    message = message or default_message
     if wants_json():
-        return jsonify(error=error or f"http_{status}", message=message), status
+        # str(): JSON takes a lazy text through its __html__, which escapes it (portal.i18n).
+        return jsonify(error=error or f"http_{status}", message=str(message)), status
     return render_template("errors/error.html", status=status, title=title, message=message), status
 
 

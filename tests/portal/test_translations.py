@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from portal.i18n.catalogues import check_catalogues, extract_template
-from tests.fixtures.portal import sign_in
+from tests.fixtures.portal import csrf_token, sign_in
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 HTML_LANG = re.compile(r'<html lang="([a-z]+)">')
@@ -178,3 +178,13 @@ def test_lazy_texts_are_escaped_like_any_text(app):
     with app.test_request_context("/"):
         rendered = render_template_string("{{ text }}", text=lazy_gettext("<b>l'agent</b>"))
     assert rendered == "&lt;b&gt;l&#39;agent&lt;/b&gt;"
+
+
+def test_error_texts_are_escaped_in_pages_and_plain_in_json_anonymous(client):
+    page = client.get("/page-qui-n-existe-pas")
+    assert page.status_code == 404
+    assert "Cette page n&#39;existe pas." in page.get_data(as_text=True)
+    token = csrf_token(client.get("/"))
+    answer = client.post("/r/salle-qui-n-existe-pas/jeton", headers={"X-CSRFToken": token})
+    assert answer.status_code == 404 and answer.is_json
+    assert answer.get_json()["message"].startswith("Cette page n'existe pas.")
