@@ -142,10 +142,11 @@ def stamp_audio_level(sender: Any, level_dbov: int) -> None:
 
 
 class FrameRateCap(MediaStreamTrack):
-    """A replay video track that obeys the `max_framerate` of `video-constraints` the way a
-    camera encoder would, by sending fewer frames (timestamps keep real time; keyframes always
-    go out, the SFU gates new subscribers on them). Resolution and bitrate are not changed: the
-    frames are pre-encoded (the congestion bench's clip is already 300 kbit/s at 320x240)."""
+    """A replay video track that obeys the `max_framerate` and `paused` of `video-constraints`
+    the way a camera encoder would, by sending fewer frames (timestamps keep real time;
+    keyframes always go out, the SFU gates new subscribers on them), or none while paused,
+    starting again with a keyframe. Resolution and bitrate are not changed: the frames are
+    pre-encoded (the congestion bench's clip is already 300 kbit/s at 320x240)."""
 
     kind = "video"
 
@@ -153,8 +154,16 @@ class FrameRateCap(MediaStreamTrack):
         super().__init__()
         self.inner = inner
         self.max_fps: float | None = None
+        self.paused = False
+        self._resuming = False  # until the next keyframe, as a browser re-enabling its encoder
         self._sent = 0  # frames returned (the stats' "published" count)
         self._next_pts = 0
+
+    def set_paused(self, paused: bool) -> None:
+        if self.paused and not paused:
+            self._resuming = True
+            self.inner.request_keyframe()
+        self.paused = paused
 
     @property
     def keyframe_requests(self) -> int:
@@ -167,6 +176,9 @@ class FrameRateCap(MediaStreamTrack):
         while True:
             packet = await self.inner.recv()
             keyframe = not bytes(packet)[0] & 0x01  # VP8 P bit 0
+            if self.paused or (self._resuming and not keyframe):
+                continue  # the clip keeps its pace; nothing is sent
+            self._resuming = False
             if self.max_fps is None or keyframe or packet.pts >= self._next_pts:
                 if self.max_fps:
                     interval = VIDEO_CLOCK_RATE / self.max_fps
@@ -269,6 +281,7 @@ class SyntheticParticipant:
         video = self.publish.get("video")
         if message.get("type") == "video-constraints" and isinstance(video, FrameRateCap):
             video.max_fps = message.get("max_framerate")
+            video.set_paused(message.get("paused") is True)
         if message.get("type") not in USUAL_MESSAGE_TYPES:
             _emit("message", participant=self.name, at=time.monotonic(), message=message)
         if message.get("type") == "joined" and (self._listen_only or self._no_video):

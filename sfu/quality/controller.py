@@ -3,7 +3,8 @@
 Per tick and per room: sample each subscriber's feedback (sfu/quality/signals.py), rank the
 active speakers, ask the room's `QualityPolicy` (pure, sfu/quality/policy.py) for a decision,
 then apply it: the REMB ceiling of the publishers' camera receivers and a `video-constraints`
-message to them (step 1), each subscriber's video gate at the fan-out (steps 2 and 3), and a
+message to them (step 1; with `paused` for the cameras nobody receives,
+sfu/quality/unwatched.py), each subscriber's video gate at the fan-out (steps 2 and 3), and a
 `quality` message to whoever's situation changed (docs/protocol.md, "Congestion"). Nothing here
 runs per packet. Owned by the worker: `start()` creates the task, `stop()` cancels it.
 """
@@ -25,6 +26,7 @@ from sfu.quality.policy import (
     SubscriberSignals,
     VideoCap,
 )
+from sfu.quality.unwatched import UnwatchedCameras
 from sfu.room import Room, Rooms
 
 logger = logging.getLogger(__name__)
@@ -32,13 +34,14 @@ logger = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 
 
-def constraints_message(cap: VideoCap | None) -> dict[str, Any]:
-    """What a publisher is asked to send (`null` everywhere: send what you like)."""
+def constraints_message(cap: VideoCap | None, paused: bool = False) -> dict[str, Any]:
+    """What a publisher is asked to send (`null` everywhere and not paused: what you like)."""
     return {
         "type": "video-constraints",
         "max_bitrate": cap.max_bitrate_bps if cap else None,
         "scale_resolution_down_by": cap.scale_resolution_down_by if cap else None,
         "max_framerate": cap.max_framerate if cap else None,
+        "paused": paused,
     }
 
 
@@ -84,7 +87,10 @@ class RoomQuality:
     def __init__(self, config: PolicyConfig) -> None:
         self.policy = QualityPolicy(config)
         self.told: dict[str, dict] = {}  # participant id → last `quality` message
-        self.constrained: dict[str, VideoCap | None] = {}  # participant id → cap told
+        # participant id → (cap, camera paused) told
+        self.constrained: dict[str, tuple[VideoCap | None, bool]] = {}
+        self.cameras = UnwatchedCameras()
+        self.paused: frozenset[str] = frozenset()  # cameras asked to pause
         self.decision: RoomDecision | None = None
 
 
@@ -163,12 +169,16 @@ class QualityController:
             own = decision.subscribers.get(pid)
             if own is not None:
                 peer.apply_quality(own)
+        paused = self._unwatched(room, state, decision, now)
         for participant in list(room.participants.values()):
-            cap = decision.cap_for(participant.id)
+            wanted = (decision.cap_for(participant.id), participant.id in paused)
             # A newcomer is told only what differs from the default (no cap, all normal).
-            if state.constrained.get(participant.id, None) != cap:
-                await participant.send(constraints_message(cap))
-            state.constrained[participant.id] = cap
+            told = state.constrained.get(participant.id, (None, False))
+            if told != wanted:
+                await participant.send(constraints_message(*wanted))
+                if told[1] and not wanted[1]:
+                    self._request_camera_keyframe(room, participant.id)
+            state.constrained[participant.id] = wanted
             message = quality_message(decision, participant.id, participant.is_moderator)
             known = participant.id in state.told
             if state.told.get(participant.id) != message and (known or decision.step != NORMAL):
@@ -177,6 +187,27 @@ class QualityController:
         for pid in set(state.told) - set(room.participants):
             del state.told[pid]
             state.constrained.pop(pid, None)
+
+    def _unwatched(
+        self, room: Room, state: RoomQuality, decision: RoomDecision, now: float
+    ) -> frozenset[str]:
+        """Cameras to pause: nobody receives them (only where the room rule applies)."""
+        if len(room.participants) < self._config.min_participants:
+            paused = state.cameras.reset()
+        else:
+            video_off = frozenset(p.id for p in room.participants.values() if p.audio_only)
+            paused = state.cameras.to_pause(now, decision, tuple(room.participants), video_off)
+        if paused != state.paused:
+            logger.info("room %s: %d camera(s) nobody receives paused", room.slug, len(paused))
+        state.paused = paused
+        return paused
+
+    @staticmethod
+    def _request_camera_keyframe(room: Room, participant_id: str) -> None:
+        """A resumed camera must show at once for whoever now receives it."""
+        publication = room.publications.get((participant_id, "video"))
+        if publication is not None:
+            publication.request_keyframe()
 
     @staticmethod
     def _speakers(room: Room, now: float) -> tuple[str, ...]:

@@ -60,11 +60,13 @@
 //     for everyone]}.
 //   pins (getter): the participant ids we pinned, as the server last confirmed them.
 //   videoConstraints (getter): what the SFU last asked our camera to send ({max_bitrate,
-//     scale_resolution_down_by, max_framerate}), or null.
+//     scale_resolution_down_by, max_framerate, paused}), or null.
 //
 // Congestion (docs/congestion.md): a `video-constraints` message is applied to the camera's
 // sender (never the screen share's) with RTCRtpSender.setParameters on encodings[0], and applied
-// again whenever the camera track or its sender changes (setCameraTrack, a new offer). It
+// again whenever the camera track or its sender changes (setCameraTrack, a new offer);
+// `paused: true` (nobody receives our camera in a crowded room) stops its encoding altogether
+// (encodings[0].active = false) until the SFU says otherwise. It
 // belongs to this session: the worker that asked it is the one that lifts it, so a new session
 // (a reconnection) starts unconstrained and is told again by its own worker if need be.
 //
@@ -86,7 +88,8 @@
 //   quality             the server's `quality` message: {room: {step, reason}, you: {step,
 //                        reason, video_from: [participant ids] | null}, moderation?: {congested,
 //                        degraded, audio_only, publishers_lowered}} (docs/protocol.md)
-//   video-constraints   {max_bitrate, scale_resolution_down_by, max_framerate} (null: lifted),
+//   video-constraints   {max_bitrate, scale_resolution_down_by, max_framerate, paused}
+//                        (all null and paused false: lifted),
 //                        once applied (or failed to apply: console.warn) to the camera's sender
 //   removed             {by}          (a moderator removed you; `closed` follows, code 4403)
 //   ended               {by, reason}  (reason "moderator", "schedule" or "max_duration";
@@ -470,8 +473,13 @@ export class SfuSession extends EventTarget {
           max_bitrate: message.max_bitrate ?? null,
           scale_resolution_down_by: message.scale_resolution_down_by ?? null,
           max_framerate: message.max_framerate ?? null,
+          paused: message.paused === true,
         };
-        const lifted = Object.values(constraints).every((value) => value === null);
+        const lifted =
+          !constraints.paused &&
+          [constraints.max_bitrate, constraints.scale_resolution_down_by, constraints.max_framerate].every(
+            (value) => value === null,
+          );
         this.#videoConstraints = lifted ? null : constraints;
         this.#constrainCamera().then(() => this.#emit("video-constraints", { ...constraints }));
         break;
@@ -626,8 +634,9 @@ export class SfuSession extends EventTarget {
 }
 
 // What the SFU asks a camera to send (its `video-constraints` message: max_bitrate in bit/s,
-// scale_resolution_down_by ≥ 1, max_framerate in frames/s; null or missing: no limit), applied
-// to the sender's first encoding with setParameters. Returns the encoding as set, or null when
+// scale_resolution_down_by ≥ 1, max_framerate in frames/s; null or missing: no limit; paused
+// true: send nothing, the encoding inactive), applied to the sender's first encoding with
+// setParameters. Returns the encoding as set, or null when
 // the sender has no encoding yet (not negotiated: apply again once it is). Rejects as
 // setParameters does.
 export async function applyVideoConstraints(sender, constraints) {
@@ -643,6 +652,7 @@ export async function applyVideoConstraints(sender, constraints) {
     if (value === null) delete encoding[field];
     else encoding[field] = field === "maxBitrate" ? Math.round(value) : value;
   }
+  encoding.active = constraints?.paused !== true;
   await sender.setParameters(parameters);
   return { ...encoding };
 }

@@ -336,6 +336,37 @@ def test_the_camera_follows_the_sfus_video_constraints(call):
     wait_until(lambda: is_free(senders(alice)["camera"]), "the camera's limits stayed")
 
 
+FRAMES_ENCODED = f"""
+async () => {{
+  {SENDER_OF}
+  let frames = 0;
+  (await senderOf("video").getStats()).forEach((report) => {{
+    if (report.type === "outbound-rtp") frames += report.framesEncoded || 0;
+  }});
+  return {{ frames, active: senderOf("video").getParameters().encodings[0].active }};
+}}
+"""
+
+
+def frames_encoded_over(page: Page, seconds: float) -> tuple[int, bool]:
+    """Camera frames the browser encoded in `seconds`, and whether its encoding is active."""
+    before = page.evaluate(FRAMES_ENCODED)["frames"]
+    time.sleep(seconds)
+    after = page.evaluate(FRAMES_ENCODED)
+    return after["frames"] - before, after["active"]
+
+
+def test_a_camera_nobody_receives_stops_encoding_until_resumed(call):
+    alice = call.alice
+    wait_until(lambda: frames_encoded_over(alice, 0.5)[0] > 0, "the camera encodes nothing")
+    deliver_signalling(alice, {**LIFTED, "paused": True})
+    wait_until(lambda: frames_encoded_over(alice, 1.0) == (0, False), "the camera still encodes")
+    # Lifted (paused false): the camera encodes again, the other constraints still free.
+    deliver_signalling(alice, {**LIFTED, "paused": False})
+    wait_until(lambda: frames_encoded_over(alice, 0.5)[0] > 0, "the camera did not resume")
+    assert is_free(senders(alice)["camera"])
+
+
 # The exported setParameters step on its own, on the page's real camera sender.
 APPLY_DIRECTLY = f"""
 async (constraints) => {{
