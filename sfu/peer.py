@@ -30,6 +30,7 @@ from sfu.audio_receive import receive_audio_directly
 from sfu.forwarding import Publication, SubscriberLoad, SubscriberTrack
 from sfu.gc_tuning import room_size_changed
 from sfu.ice import announce_addresses
+from sfu.negotiation_budget import AGAIN, FIRST
 from sfu.passthrough import forwarded_codec_capabilities
 from sfu.quality.policy import AUDIO_ONLY, SubscriberDecision
 from sfu.quality.signals import SubscriberFeedback
@@ -179,9 +180,13 @@ class Peer:
             await asyncio.sleep(delay)
 
     async def _negotiate_once(self) -> None:
-        await self._sync_subscriptions()
-        offer = await self.pc.createOffer()
-        await self.pc.setLocalDescription(offer)
+        # The CPU-heavy parts take the worker's turns (sfu/negotiation_budget.py); what changes
+        # while this participant waits for one is folded into its offer.
+        priority = FIRST if self.revision == 0 else AGAIN
+        async with self.room.negotiations.turn(priority):
+            await self._sync_subscriptions()
+            offer = await self.pc.createOffer()
+            await self.pc.setLocalDescription(offer)
         self.revision += 1
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._pending_answer = (self.revision, future)
@@ -208,14 +213,16 @@ class Peer:
                 f"no answer to offer {self.revision} within {self._answer_timeout:.0f} s",
                 CLOSE_TIMEOUT,
             ) from exc
-        try:
-            # SfuPeerConnection checks the answer on aiortc's parse of it (sfu/aiortc_tuning.py).
-            await self.pc.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
-        except Exception as exc:
-            raise SignallingError(
-                "bad_sdp", f"the answer SDP was refused: {exc}", CLOSE_BAD_REQUEST
-            ) from exc
-        await self._publish_answered_tracks()
+        async with self.room.negotiations.turn(priority):
+            try:
+                # SfuPeerConnection checks the answer on aiortc's parse of it
+                # (sfu/aiortc_tuning.py).
+                await self.pc.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
+            except Exception as exc:
+                raise SignallingError(
+                    "bad_sdp", f"the answer SDP was refused: {exc}", CLOSE_BAD_REQUEST
+                ) from exc
+            await self._publish_answered_tracks()
 
     def set_audio_only(self, enabled: bool) -> None:
         """Receive no video (enabled) or video again; the same transceivers stay negotiated."""

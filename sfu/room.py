@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sfu.negotiation_budget import NegotiationBudget
 from sfu.quality.audio_gate import AudioGate
 from sfu.quality.speakers import ActiveSpeakers
 
@@ -93,10 +94,12 @@ class Room:
     ended: bool = False
     # Pinned for everyone by a moderator: their video survives the congestion policy's last-N.
     pinned: set[str] = field(default_factory=set)
-    # Fed with the RTP audio levels of every publication (sfu/quality/levers.py).
+    # Fed with the RTP audio levels of every publication (sfu/audio_receive.py).
     speakers: ActiveSpeakers = field(default_factory=ActiveSpeakers)
     # Which publishers' audio is silent (not forwarded in crowded rooms).
     audio_gate: AudioGate = field(default_factory=AudioGate)
+    # Turns for the CPU-heavy part of negotiations: the worker's, shared by its rooms (`Rooms`).
+    negotiations: NegotiationBudget = field(default_factory=NegotiationBudget, repr=False)
     started_at: float | None = None
     close_at: float | None = None
     max_seconds: float = MAX_MEETING_SECONDS
@@ -217,6 +220,7 @@ class Rooms:
 
     def __init__(self) -> None:
         self._rooms: dict[str, Room] = {}
+        self.negotiations = NegotiationBudget()  # sfu/negotiation_budget.py
         # Set while the worker drains (docs/pool.md): called with the slug of a room this worker
         # does not host, it raises the refusal; rooms already hosted stay open.
         self.refuse_new_room: Callable[[str], None] | None = None
@@ -227,7 +231,7 @@ class Rooms:
         if room is None or room.ended:
             if self.refuse_new_room is not None:
                 self.refuse_new_room(slug)
-            room = self._rooms[slug] = Room(slug)
+            room = self._rooms[slug] = Room(slug, negotiations=self.negotiations)
             logger.info("room %s opened", slug)
         return room
 
