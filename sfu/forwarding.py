@@ -102,7 +102,7 @@ class SubscriberTrack(MediaStreamTrack):
             raise MediaStreamError
         return packet
 
-    def offer(self, packet: ForwardedFrame, keyframe: bool) -> None:
+    def offer(self, packet: ForwardedFrame) -> None:
         """Queue `packet` or drop it; never blocks (called by the publication's reader)."""
         if not self.reading or self.readyState != "live":
             return
@@ -120,7 +120,7 @@ class SubscriberTrack(MediaStreamTrack):
         if not self._load.receives_video_from(self.owner_id):
             return  # audio-only, or degraded by the policy: not a drop, nothing is owed
         if self.gated:
-            if not keyframe:
+            if not packet.keyframe:
                 self.dropped_frames += 1
                 COUNTERS.dropped_frames += 1
                 # Ask again while waiting: one lost PLI must not freeze this video for good
@@ -241,9 +241,8 @@ class Publication:
                 sources = self._receiver.getSynchronizationSources()
                 if len(sources) == 1:
                     self.keyframes.media_ssrc = sources[0].source
-            keyframe = packet.keyframe
             for subscriber in self._subscribers.values():
-                subscriber.offer(packet, keyframe)
+                subscriber.offer(packet)
 
     async def stop(self) -> None:
         if self._task is not None:

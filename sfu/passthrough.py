@@ -88,6 +88,8 @@ class InlineFrameQueue:
     def __init__(self, track_queue: asyncio.Queue) -> None:
         self._track_queue = track_queue
         self._frames = 0
+        self._codec: RTCRtpCodecParameters | None = None  # of the previous frame, and its kind
+        self._kind = "audio"
 
     def put(self, item: tuple[RTCRtpCodecParameters, JitterFrame] | None) -> None:
         if item is None:
@@ -95,9 +97,11 @@ class InlineFrameQueue:
             return
         codec, encoded = item
         self._frames += 1
-        kind = "video" if codec.mimeType.lower().startswith("video/") else "audio"
+        if codec is not self._codec:
+            self._codec = codec
+            self._kind = "video" if codec.mimeType.lower().startswith("video/") else "audio"
         self._track_queue.put_nowait(
-            ForwardedFrame(encoded.data, encoded.timestamp, kind, self._frames)
+            ForwardedFrame(encoded.data, encoded.timestamp, self._kind, self._frames)
         )
 
 
@@ -118,27 +122,20 @@ async def _receive_inline(self: RTCRtpReceiver, parameters) -> None:
     await ORIGINAL_RECEIVE(self, parameters)
 
 
-_installed = False
-
-
 def install_passthrough() -> None:
     """Make every aiortc receiver in this process hand out encoded frames without a decoder
     thread, and every sender of a `SubscriberTrack` write them as RTP (process-wide)."""
-    global _installed
     check_hook_points()
     aiortc.rtcrtpreceiver.decoder_worker = _decoder_worker
     RTCRtpReceiver.receive = _receive_inline
     rtp_writer.install()
-    _installed = True
     logger.info("aiortc receivers and senders switched to frame pass-through")
 
 
 def uninstall_passthrough() -> None:
-    global _installed
     aiortc.rtcrtpreceiver.decoder_worker = ORIGINAL_DECODER_WORKER
     RTCRtpReceiver.receive = ORIGINAL_RECEIVE
     rtp_writer.uninstall()
-    _installed = False
 
 
 def forwarded_codec_capabilities(kind: str) -> list[RTCRtpCodecCapability]:

@@ -52,15 +52,15 @@ def test_audio_only_subscriber_gets_no_video_frame_and_a_keyframe_when_back():
         audio = SubscriberTrack("audio", load, lambda: None)
         video.reading = audio.reading = True
         for _ in range(5):
-            video.offer(KEY, keyframe=True)
-            audio.offer(DELTA, keyframe=False)
+            video.offer(KEY)
+            audio.offer(DELTA)
         assert (video.forwarded_frames, audio.forwarded_frames) == (0, 5)
 
         load.video_off = False
         video.video_switched()
         assert requests == [1]  # a keyframe is asked for at once
-        video.offer(DELTA, keyframe=False)  # gated until the keyframe
-        video.offer(KEY, keyframe=True)
+        video.offer(DELTA)  # gated until the keyframe
+        video.offer(KEY)
         assert video.forwarded_frames == 1
         assert await video.recv() is KEY
 

@@ -23,9 +23,9 @@ def reading_track(kind, load=None):
 def test_video_is_gated_until_a_keyframe():
     async def scenario():
         track, _ = reading_track("video")
-        track.offer(DELTA, keyframe=False)
-        track.offer(KEY, keyframe=True)
-        track.offer(DELTA, keyframe=False)
+        track.offer(DELTA)
+        track.offer(KEY)
+        track.offer(DELTA)
         assert [await track.recv(), await track.recv()] == [KEY, DELTA]
 
     asyncio.run(scenario())
@@ -34,12 +34,12 @@ def test_video_is_gated_until_a_keyframe():
 def test_overflow_flushes_regates_and_requests_a_keyframe():
     async def scenario():
         track, requests = reading_track("video")
-        track.offer(KEY, keyframe=True)
+        track.offer(KEY)
         for _ in range(VIDEO_QUEUE_FRAMES):
-            track.offer(DELTA, keyframe=False)
+            track.offer(DELTA)
         assert track.gated and track.overflows == 1 and requests == [1]
         assert track._queue.empty()
-        track.offer(DELTA, keyframe=False)
+        track.offer(DELTA)
         assert track._queue.empty()
 
     asyncio.run(scenario())
@@ -51,8 +51,8 @@ def test_video_is_dropped_before_audio():
         audio, _ = reading_track("audio", load)
         video, requests = reading_track("video", load)
         for _ in range(AUDIO_BACKLOG_DROPS_VIDEO):
-            audio.offer(KEY, keyframe=True)
-        video.offer(KEY, keyframe=True)
+            audio.offer(KEY)
+        video.offer(KEY)
         assert video._queue.empty() and video.gated and requests == [1]
         assert audio._queue.qsize() == AUDIO_BACKLOG_DROPS_VIDEO
 
@@ -61,7 +61,7 @@ def test_video_is_dropped_before_audio():
 
 def test_nothing_is_queued_before_the_sender_reads():
     track = SubscriberTrack("audio", SubscriberLoad(), lambda: None)
-    track.offer(KEY, keyframe=True)
+    track.offer(KEY)
     assert track._queue.empty()
 
 
@@ -77,7 +77,7 @@ def test_last_n_forwards_video_only_from_the_chosen_publishers():
         alice, bruno = video_track_of("alice", load, requests), video_track_of("bruno", load, [])
         load.video_from = frozenset({"alice"})
         for track in (alice, bruno):
-            track.offer(KEY, keyframe=True)
+            track.offer(KEY)
         assert alice._queue.qsize() == 1 and bruno._queue.empty()
         # Not a drop: nothing is owed to this subscriber, and no keyframe is asked for.
         assert bruno.dropped_frames == 0 and bruno.overflows == 0
@@ -92,8 +92,8 @@ def test_suspended_video_keeps_audio_flowing():
         audio, _ = reading_track("audio", load)
         video = video_track_of("alice", load, [])
         load.video_suspended = True
-        audio.offer(KEY, keyframe=True)
-        video.offer(KEY, keyframe=True)
+        audio.offer(KEY)
+        video.offer(KEY)
         assert audio._queue.qsize() == 1 and video._queue.empty()
         assert load.audio_bytes == KEY.size and load.video_bytes == 0
 
@@ -104,9 +104,9 @@ def test_overflows_are_counted_for_the_subscriber():
     async def scenario():
         load = SubscriberLoad()
         video = video_track_of("alice", load, [])
-        video.offer(KEY, keyframe=True)
+        video.offer(KEY)
         for _ in range(VIDEO_QUEUE_FRAMES):
-            video.offer(DELTA, keyframe=False)
+            video.offer(DELTA)
         assert load.video_overflows == 1
 
     asyncio.run(scenario())
@@ -119,10 +119,10 @@ def test_a_gated_track_keeps_asking_for_a_keyframe():
     async def scenario():
         track, requests = reading_track("video")
         for _ in range(3):
-            track.offer(DELTA, keyframe=False)
+            track.offer(DELTA)
         assert len(requests) == 3 and track._queue.empty()
-        track.offer(KEY, keyframe=True)
-        track.offer(DELTA, keyframe=False)
+        track.offer(KEY)
+        track.offer(DELTA)
         assert len(requests) == 3 and track._queue.qsize() == 2
 
     asyncio.run(scenario())

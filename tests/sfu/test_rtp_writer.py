@@ -102,7 +102,7 @@ def _subscriber_track() -> SubscriberTrack:
     track = SubscriberTrack("video", SubscriberLoad(), lambda: None)
     track.reading = True
     for number, (data, timestamp) in enumerate(FRAMES, start=1):
-        track.offer(ForwardedFrame(data, timestamp, "video", number), keyframe=not data[0] & 1)
+        track.offer(ForwardedFrame(data, timestamp, "video", number))
     return track
 
 
